@@ -1,0 +1,42 @@
+# The README's two commands: `make demo` and `make test`. Both set up a virtual environment first.
+#
+# TORCH picks the torch build. The default is the CPU build that this project tests (pip finds it in
+# the local find-links, or add TORCH_PIP_ARGS="--index-url <the CPU wheel index>").
+# On GPU nodes install a CUDA torch into the venv first, then `make setup TORCH=torch`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+EXTRAS ?= dev
+CORES ?= 2
+BIN := $(VENV)/bin
+# default suite + the representative long tests marked `ci`
+PYTEST_MARKERS ?= (not slow and not cp2k and not gpu) or ci
+
+.PHONY: setup cp2k test test-all demo clean-demo
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)" $(TORCH_PIP_ARGS)
+	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+# CP2K from Debian's `cp2k` package (cp2k.psmp with its basis and potential files).
+cp2k:
+	@command -v cp2k.psmp >/dev/null || { \
+	  echo "cp2k.psmp not found: installing Debian's cp2k package"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq cp2k; }
+	@command -v cp2k.psmp >/dev/null
+
+test: setup cp2k
+	$(BIN)/python -m pytest -m "$(PYTEST_MARKERS)"
+
+test-all: setup cp2k
+	$(BIN)/python -m pytest -m ""
+
+demo: setup cp2k
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml demo

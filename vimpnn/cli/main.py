@@ -1,0 +1,47 @@
+"""`vimpnn` dispatcher: each subcommand lives in its own module with `add_arguments(parser)` and `run(args)`.
+
+Modules are imported only when their subcommand runs, so `vimpnn info` does not pay for torch or RDKit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from vimpnn.errors import VimpnnError
+
+# name -> (module under vimpnn.cli, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vimpnn", description=__doc__.splitlines()[0])
+    from vimpnn import __version__
+
+    parser.add_argument("--version", action="version", version=f"vimpnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(_module=module)
+        _load(module).add_arguments(sp)
+    return parser
+
+
+def _load(module: str):
+    return importlib.import_module(f"vimpnn.cli.{module}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_load(args._module).run(args) or 0)
+    except VimpnnError as exc:
+        # vimpnn's own errors already name the file, record and field: one line, no traceback.
+        print(f"vimpnn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
