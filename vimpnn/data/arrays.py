@@ -8,9 +8,12 @@ Training and evaluation only need this class, numpy and torch: no ASE, RDKit or 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ase import Atoms
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -45,6 +48,40 @@ class SystemArrays:
 
     def bond_slice(self, i: int) -> slice:
         return slice(int(self.bond_offsets[i]), int(self.bond_offsets[i + 1]))
+
+    @classmethod
+    def from_atoms(
+        cls,
+        atoms_list: Sequence["Atoms"],
+        energies: Sequence[float],
+        bonds: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> "SystemArrays":
+        """Pack ASE Atoms (metadata from `atoms.info`: group, source_id, scale) with their energies (eV).
+
+        `bonds[i]` is `(pairs, types)` from `vimpnn.bonds.perceive_bonds`; None means no bonded pairs.
+        """
+        if len(energies) != len(atoms_list):
+            raise ValueError(f"{len(atoms_list)} structures but {len(energies)} energies")
+        n = len(atoms_list)
+        if bonds is None:
+            bonds = [(np.zeros((0, 2), np.int32), np.zeros(0, np.int8))] * n
+        info = [a.info for a in atoms_list]
+        return cls(
+            numbers=np.concatenate([a.numbers for a in atoms_list]).astype(np.int16),
+            positions=np.concatenate([a.positions for a in atoms_list]).astype(np.float64),
+            offsets=_offsets(np.array([len(a) for a in atoms_list])),
+            energy=np.asarray(energies, dtype=np.float64),
+            cell=np.stack([a.cell.array if a.pbc.any() else np.zeros((3, 3)) for a in atoms_list]),
+            pbc=np.stack([a.pbc for a in atoms_list]).astype(bool),
+            scale=np.array([i.get("scale", 1.0) for i in info], dtype=np.float64),
+            group=np.array([i.get("group", k) for k, i in enumerate(info)], dtype=np.int64),
+            source_id=np.array([i.get("source_id", k) for k, i in enumerate(info)], dtype=np.int64),
+            bond_offsets=_offsets(np.array([len(t) for _, t in bonds])),
+            bond_pairs=np.concatenate([np.asarray(p, np.int32).reshape(-1, 2) for p, _ in bonds]),
+            bond_type=np.concatenate([np.asarray(t, np.int8) for _, t in bonds]),
+            attrs=dict(attrs or {}),
+        )
 
     def subset(self, index: np.ndarray) -> "SystemArrays":
         """The systems `index` (in that order) as a new SystemArrays; splits are dropped."""
