@@ -13,6 +13,7 @@ from vimpnn.errors import VimpnnError
 
 # name -> (module under vimpnn.cli, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "structures": ("structures", "build the geometries of one dataset (extended XYZ, no energies)"),
 }
 
 
