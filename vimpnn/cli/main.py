@@ -14,6 +14,8 @@ from vimpnn.errors import VimpnnError
 # name -> (module under vimpnn.cli, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "structures": ("structures", "build the geometries of one dataset (extended XYZ, no energies)"),
+    "pack": ("pack", "join structures and DFT results into one HDF5 dataset with bonds, splits, provenance"),
+    "info": ("info", "print what an HDF5 dataset file holds"),
 }
 
 

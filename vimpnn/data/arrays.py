@@ -34,6 +34,8 @@ class SystemArrays:
     bond_type: np.ndarray  # (n_bonds,) int8, see vimpnn.bonds
     splits: dict[str, np.ndarray] = field(default_factory=dict)  # name -> system indices
     attrs: dict[str, Any] = field(default_factory=dict)  # units, provenance, DFT settings
+    system_id: np.ndarray | None = None  # (n_systems,) str, the structures file's ids (provenance)
+    failed: list[dict[str, str]] = field(default_factory=list)  # {"system_id", "reason"}: excluded systems
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -48,6 +50,20 @@ class SystemArrays:
 
     def bond_slice(self, i: int) -> slice:
         return slice(int(self.bond_offsets[i]), int(self.bond_offsets[i + 1]))
+
+    def atoms(self, i: int) -> "Atoms":
+        """System `i` as ASE Atoms with its energy (SinglePointCalculator) and metadata in `info`."""
+        from ase import Atoms
+        from ase.calculators.singlepoint import SinglePointCalculator
+
+        sl = self.atom_slice(i)
+        pbc = self.pbc[i]
+        out = Atoms(numbers=self.numbers[sl], positions=self.positions[sl], cell=self.cell[i] if pbc.any() else None, pbc=pbc)
+        out.info.update(group=int(self.group[i]), source_id=int(self.source_id[i]), scale=float(self.scale[i]))
+        if self.system_id is not None:
+            out.info["system_id"] = str(self.system_id[i])
+        out.calc = SinglePointCalculator(out, energy=float(self.energy[i]))
+        return out
 
     @classmethod
     def from_atoms(
@@ -81,6 +97,7 @@ class SystemArrays:
             bond_pairs=np.concatenate([np.asarray(p, np.int32).reshape(-1, 2) for p, _ in bonds]),
             bond_type=np.concatenate([np.asarray(t, np.int8) for _, t in bonds]),
             attrs=dict(attrs or {}),
+            system_id=np.array([str(i.get("system_id", k)) for k, i in enumerate(info)], dtype=object),
         )
 
     def subset(self, index: np.ndarray) -> "SystemArrays":
@@ -102,6 +119,7 @@ class SystemArrays:
             bond_pairs=self.bond_pairs[bond_idx],
             bond_type=self.bond_type[bond_idx],
             attrs=dict(self.attrs),
+            system_id=None if self.system_id is None else self.system_id[index],
         )
 
 

@@ -1,0 +1,141 @@
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+from vimpnn.cli.main import main
+from vimpnn.config import load_config
+from vimpnn.data.hdf5 import read_dataset, write_dataset
+from vimpnn.data.pack import pack, read_results
+from vimpnn.data.splits import split_by_group, split_lattice_scan
+from vimpnn.errors import DataFileError, InputFormatError
+from vimpnn.structures.datasets import build
+
+CONFIG = {"seed": 0, "qm9": {"source": "shipped", "n_molecules": 10},
+          "augqm9": {"scalings": {"min": 0.9, "max": 1.5, "n": 4}, "split": {"train": 0.8, "val": 0.1, "test": 0.1}},
+          "infcrystal": {"elements": ["Al", "Cu"], "scalings": {"min": 0.9, "max": 1.5, "n": 21}, "n_train_per_element": 8}}
+
+
+def _fake_results(structures, fail=()):
+    """Energies with a known value per system so the round trip can be checked number for number."""
+    out = []
+    for k, a in enumerate(structures):
+        sid = a.info["system_id"]
+        if sid in fail:
+            out.append({"system_id": sid, "status": "failed", "energy": None, "reason": "SCF not converged", "backend": "emt"})
+        else:
+            out.append({"system_id": sid, "status": "ok", "energy": -10.0 * len(a) - 0.001 * k, "backend": "emt",
+                        "settings": {"backend": "emt"}, "code_version": "ase-emt"})
+    return out
+
+
+def test_pack_roundtrip_with_failures_and_splits(tmp_path):
+    structures = build("augqm9", CONFIG)
+    failed = {structures[5].info["system_id"]}
+    arrays = pack("augqm9", structures, _fake_results(structures, failed), CONFIG, {"H": -13.6})
+    write_dataset(tmp_path / "a.h5", arrays)
+    back = read_dataset(tmp_path / "a.h5")
+    assert len(back) == 39 and back.failed == [{"system_id": structures[5].info["system_id"], "reason": "SCF not converged"}]
+    assert structures[5].info["system_id"] not in set(back.system_id)
+    np.testing.assert_array_equal(back.energy, arrays.energy)
+    np.testing.assert_array_equal(back.positions, arrays.positions)
+    # split by molecule: 10 molecules -> 8/1/1, and all scalings of one molecule in one split
+    groups = {k: set(back.group[v].tolist()) for k, v in back.splits.items()}
+    assert [len(groups[k]) for k in ("train", "val", "test")] == [8, 1, 1]
+    assert not (groups["train"] & groups["val"]) and not (groups["train"] & groups["test"])
+    assert sorted(np.concatenate(list(back.splits.values())).tolist()) == list(range(39))
+    assert back.attrs["units"]["energy"] == "eV" and back.attrs["reference_energies"] == {"H": -13.6}
+    assert back.attrs["config"]["seed"] == 0 and back.attrs["dft_backend"] == "emt"
+    # ASE view: atoms 7 is the 8th structure that did not fail
+    at = back.atoms(7)
+    ok = [a for a in structures if a.info["system_id"] not in failed]
+    np.testing.assert_allclose(at.positions, ok[7].positions)
+    assert at.get_potential_energy() == pytest.approx(back.energy[7])
+
+
+def test_bonds_are_those_of_the_reference_geometry():
+    structures = build("augqm9", {**CONFIG, "qm9": {"source": "shipped", "n_molecules": 1}})  # CH4 x 4 scalings
+    arrays = pack("augqm9", structures, _fake_results(structures), CONFIG)
+    # every scaling keeps CH4's 4 single C-H bonds, even at 1.5x where the atoms are far apart
+    assert np.diff(arrays.bond_offsets).tolist() == [4, 4, 4, 4]
+    assert set(arrays.bond_type.tolist()) == {1}
+
+
+def test_infcrystal_split_is_8_evenly_spread_training_points_per_element():
+    structures = build("infcrystal", CONFIG)
+    arrays = pack("infcrystal", structures, _fake_results(structures), CONFIG)
+    train = arrays.splits["train"]
+    assert len(train) == 16
+    al = train[arrays.group[train] == 0]
+    np.testing.assert_allclose(arrays.scale[al], np.linspace(0.9, 1.5, 21)[[0, 3, 6, 9, 11, 14, 17, 20]])
+    assert (len(arrays.splits["val"]), len(arrays.splits["test"])) == (14, 12)  # 13 left per curve: 7 val, 6 test
+
+
+def test_split_helpers_are_seeded_and_exhaustive():
+    group = np.repeat(np.arange(50), 3)
+    a, b = split_by_group(group, {"train": 0.6, "val": 0.2, "test": 0.2}, 1), split_by_group(group, {"train": 0.6, "val": 0.2, "test": 0.2}, 1)
+    assert all(np.array_equal(a[k], b[k]) for k in a) and [len(a[k]) for k in ("train", "val", "test")] == [90, 30, 30]
+    # tiny datasets still get a validation and a test group
+    tiny = split_by_group(np.arange(3), {"train": 0.8, "val": 0.1, "test": 0.1}, 0)
+    assert [len(tiny[k]) for k in ("train", "val", "test")] == [1, 1, 1]
+    with pytest.raises(InputFormatError, match="n_train_per_element"):
+        split_lattice_scan(np.zeros(5, int), np.linspace(0.9, 1.5, 5), 8)
+
+
+def test_all_failed_and_missing_results_are_clear_errors():
+    structures = build("infcrystal", {**CONFIG, "infcrystal": {"scalings": {"n": 3}}})
+    with pytest.raises(DataFileError, match="all 6 DFT calculations failed"):
+        pack("infcrystal", structures, _fake_results(structures, {a.info["system_id"] for a in structures}), CONFIG)
+    with pytest.raises(InputFormatError, match="have no DFT result"):
+        pack("infcrystal", structures, _fake_results(structures[:-1]), CONFIG)
+    mixed = _fake_results(structures)
+    mixed[0]["backend"] = "cp2k"
+    with pytest.raises(InputFormatError, match="never mix"):
+        pack("infcrystal", structures, mixed, CONFIG)
+
+
+def test_corrupt_and_truncated_files_give_clear_errors(tmp_path, capsys):
+    cfg = {**CONFIG, "infcrystal": {"scalings": {"n": 12}, "n_train_per_element": 4}}
+    structures = build("infcrystal", cfg)
+    good = tmp_path / "good.h5"
+    write_dataset(good, pack("infcrystal", structures, _fake_results(structures), cfg))
+    data = good.read_bytes()
+    (tmp_path / "cut.h5").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataFileError, match=r"cut\.h5: corrupt or truncated"):
+        read_dataset(tmp_path / "cut.h5")
+    (tmp_path / "text.h5").write_text("not hdf5")
+    assert main(["info", str(tmp_path / "text.h5")]) == 2
+    assert "text.h5: corrupt or truncated HDF5 file" in capsys.readouterr().err
+    with h5py.File(tmp_path / "nobonds.h5", "w") as f:
+        f["atoms/numbers"] = np.array([1], np.int16)
+    with pytest.raises(DataFileError, match="missing dataset /atoms/positions"):
+        read_dataset(tmp_path / "nobonds.h5")
+    # a hand-edited offsets array is caught before training sees it
+    (tmp_path / "edit.h5").write_bytes(data)
+    with h5py.File(tmp_path / "edit.h5", "r+") as f:
+        f["systems/offsets"][-1] = 999
+    with pytest.raises(DataFileError, match="systems/offsets is inconsistent"):
+        read_dataset(tmp_path / "edit.h5")
+    assert main(["info", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "systems       24" in out and "splits        train 8, val 8, test 8" in out
+
+
+def test_pack_cli_and_results_errors(tmp_path, capsys):
+    cfg = load_config(ROOT / "config/demo.yaml")
+    assert main(["structures", "--dataset", "infcrystal", "--config", str(ROOT / "config/demo.yaml"), "--out", str(tmp_path / "s.extxyz")]) == 0
+    from vimpnn.structures.io import read_structures
+
+    structures = read_structures(tmp_path / "s.extxyz")
+    (tmp_path / "r.jsonl").write_text("\n".join(json.dumps(r) for r in _fake_results(structures)) + "\n")
+    (tmp_path / "refs.json").write_text('{"Al": -1.0, "Cu": -2.0}')
+    args = ["pack", "--dataset", "infcrystal", "--structures", str(tmp_path / "s.extxyz"), "--results", str(tmp_path / "r.jsonl"),
+            "--config", str(ROOT / "config/demo.yaml"), "--refs", str(tmp_path / "refs.json"), "--out", str(tmp_path / "d.h5")]
+    assert main(args) == 0
+    assert f"packed {len(structures)} infcrystal systems" in capsys.readouterr().out
+    assert read_dataset(tmp_path / "d.h5").attrs["config"] == cfg
+    (tmp_path / "bad.jsonl").write_text('{"system_id": "x", "status": "ok"}\nnot json\n')
+    with pytest.raises(InputFormatError, match=r"bad\.jsonl: line 2: not JSON"):
+        read_results([tmp_path / "bad.jsonl"])
