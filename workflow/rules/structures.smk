@@ -1,0 +1,40 @@
+rule config_section:
+    """The validated config sections a rule family reads, as a file (rewritten only when they change)."""
+    output:
+        "results/config/datasets.yaml",
+    params:
+        sections=section_config(DATASET_SECTIONS),
+    localrule: True
+    run:
+        with open(output[0], "w") as fh:
+            yaml.safe_dump(params.sections, fh, sort_keys=True)
+
+
+rule dft_settings:
+    output:
+        "results/config/dft.yaml",
+    params:
+        dft=config["dft"],
+    localrule: True
+    run:
+        with open(output[0], "w") as fh:
+            yaml.safe_dump(params.dft, fh, sort_keys=True)
+
+
+rule structures:
+    input:
+        config="results/config/datasets.yaml",
+    output:
+        "results/structures/{dataset}.extxyz",
+    log:
+        "logs/structures/{dataset}.log",
+    benchmark:
+        "results/benchmarks/structures/{dataset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/cp2k.yaml"
+    shell:
+        "vimpnn structures --dataset {wildcards.dataset} --config {input.config} --out {output} &> {log}"
