@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "structures": ("structures", "build the geometries of one dataset (extended XYZ, no energies)"),
     "pack": ("pack", "join structures and DFT results into one HDF5 dataset with bonds, splits, provenance"),
     "info": ("info", "print what an HDF5 dataset file holds"),
+    "download": ("download", "fetch a released dataset file of the manifest and verify its sha256"),
 }
 
 
