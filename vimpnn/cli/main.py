@@ -1,6 +1,8 @@
-"""`vimpnn` dispatcher: each subcommand lives in its own module with `add_arguments(parser)` and `run(args)`.
+"""vimpnn: QM9 and fcc structures -> CP2K energies -> HDF5 datasets -> MPNN / VIMPNN models and the paper's results.
 
-Modules are imported only when their subcommand runs, so `vimpnn info` does not pay for torch or RDKit.
+Each subcommand lives in its own module with `add_arguments(parser)` and `run(args)`; only the module of
+the command being run is imported, so `vimpnn info` does not pay for torch and a broken module cannot
+break the others.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `vimpnn` parser; only `command`'s module is imported to add its arguments (help lists them all)."""
     parser = argparse.ArgumentParser(prog="vimpnn", description=__doc__.splitlines()[0])
     from vimpnn import __version__
 
@@ -29,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.set_defaults(_module=module)
-        _load(module).add_arguments(sp)
+        if name == command:
+            _load(module).add_arguments(sp)
     return parser
 
 
@@ -38,7 +42,9 @@ def _load(module: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         return int(_load(args._module).run(args) or 0)
     except VimpnnError as exc:
