@@ -39,4 +39,4 @@ test-all: setup cp2k
 	$(BIN)/python -m pytest -m ""
 
 demo: setup cp2k
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml demo
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile=config/demo.yaml demo
