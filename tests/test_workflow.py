@@ -39,3 +39,60 @@ def test_slurm_profile_dry_run_places_rules(tmp_path):
     res = run_snakemake(wd, "-n", "--profile", "profiles/slurm", "--configfile=config/demo.yaml", "datasets")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "dft_chunk" in res.stdout
+
+
+EMT_CONFIG = {
+    "seed": 0,
+    "qm9": {"source": "shipped", "path": None, "n_molecules": 3},
+    "augqm9": {"scalings": {"min": 0.9, "max": 1.5, "n": 3}, "split": {"train": 0.34, "val": 0.33, "test": 0.33}},
+    "infcrystal": {"elements": ["Al", "Cu"], "cell": "primitive", "scalings": {"min": 0.9, "max": 1.5, "n": 6},
+                   "n_train_per_element": 2},
+    "growth": {"elements": ["Al", "Cu"], "min_size": 15, "max_size": 16, "stable": {"n_seeds": 1},
+               "unstable": {"n_seeds": 1, "scalings": {"min": 0.9, "max": 1.5, "n": 2}}},
+    "dft": {"backend": "emt", "cache_dir": "results/dft/cache"},
+    "workflow": {"chunk_size": {"augqm9": 1, "infcrystal": 2, "growth_stable": 1, "growth_unstable": 2}, "dft_threads": 1},
+}
+
+
+def _arrays_equal(a, b):
+    import numpy as np
+
+    fields = ("numbers", "positions", "offsets", "energy", "cell", "pbc", "scale", "group", "source_id",
+              "bond_offsets", "bond_pairs", "bond_type")
+    return all(np.array_equal(getattr(a, f), getattr(b, f)) for f in fields) and all(
+        np.array_equal(a.splits[k], b.splits[k]) for k in a.splits
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_kill_9_then_rerun_incomplete_reuses_cache_and_matches_uninterrupted_run(tmp_path):
+    """snakemake datasets (EMT) killed with SIGKILL mid-run, rerun: cached structures are not recomputed."""
+    import os
+    import signal
+    import subprocess
+
+    from tests.workflow_helpers import env, snakemake_cmd
+    from vimpnn.data.hdf5 import read_dataset
+
+    ref = workflow_copy(tmp_path / "ref", EMT_CONFIG)
+    res = run_snakemake(ref, "--cores", "2", "--configfile=config/test.yaml", "datasets")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+
+    wd = workflow_copy(tmp_path / "killed", EMT_CONFIG)
+    proc = subprocess.Popen(snakemake_cmd("--cores", "1", "--configfile=config/test.yaml", "datasets"), cwd=wd,
+                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cache = wd / "results" / "dft" / "cache"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(cache.rglob("*.json"))) < 6:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {p: p.stat().st_mtime_ns for p in cache.rglob("*.json")}
+    assert 6 <= len(before) and not (wd / "results/datasets/growth_unstable.h5").exists()
+
+    res = run_snakemake(wd, "--cores", "2", "--rerun-incomplete", "--configfile=config/test.yaml", "datasets")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # finished structures were not recomputed
+    for name in ("augqm9", "infcrystal", "growth_stable", "growth_unstable"):
+        assert _arrays_equal(read_dataset(wd / f"results/datasets/{name}.h5"), read_dataset(ref / f"results/datasets/{name}.h5"))

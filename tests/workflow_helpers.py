@@ -12,7 +12,7 @@ import yaml
 
 from tests.conftest import ROOT
 
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "datasets/manifest.yaml", "profiles")
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "datasets/manifest.yaml", "profiles", "envs")
 
 
 def workflow_copy(dest: Path, config: dict | None = None) -> Path:

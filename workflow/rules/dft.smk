@@ -11,6 +11,7 @@ rule dft_chunk:
         bounds=chunk_bounds,
         backend=lookup(dpath="dft/backend", within=config),
         cache=lookup(dpath="dft/cache_dir", within=config),
+        omp=config["dft"].get("omp_threads", 1) * config["dft"].get("mpi_ranks", 1),
     threads: lookup(dpath="workflow/dft_threads", within=config)
     resources:
         mem_mb=lookup(dpath="workflow/dft_mem_mb", within=config),
@@ -18,8 +19,10 @@ rule dft_chunk:
     conda:
         "../../envs/cp2k.yaml"
     shell:
+        # threads = parallel CP2K processes x (OMP threads x MPI ranks) each
         "vimpnn dft --in {input.structures} --start {params.bounds[start]} --stop {params.bounds[stop]}"
-        " --settings {input.settings} --backend {params.backend} --jobs {threads} --cache {params.cache}"
+        " --settings {input.settings} --backend {params.backend} --jobs $(( {threads} / {params.omp} > 0 ? {threads} / {params.omp} : 1 ))"
+        " --cache {params.cache}"
         " --out {output} &> {log}"
 
 
