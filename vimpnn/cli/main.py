@@ -16,6 +16,11 @@ from vimpnn.errors import VimpnnError
 # name -> (module under vimpnn.cli, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "structures": ("structures", "build the geometries of one dataset (extended XYZ, no energies)"),
+    "train": ("train", "train MPNN / VIMPNN on a dataset file into a run directory (resumable)"),
+    "evaluate": ("evaluate", "predictions and test metrics (MAE, MSE, RE, DSC) of a trained run"),
+    "dft": ("dft", "DFT energies (CP2K or EMT) of a structures file as JSON lines, cached and resumable"),
+    "dft-refs": ("dft_refs", "isolated-atom reference energies with the same DFT settings (JSON)"),
+    "validate-dft": ("validate_dft", "fcc lattice scan + Birch-Murnaghan fit, or cutoff / k-grid convergence"),
     "pack": ("pack", "join structures and DFT results into one HDF5 dataset with bonds, splits, provenance"),
     "info": ("info", "print what an HDF5 dataset file holds"),
     "download": ("download", "fetch a released dataset file of the manifest and verify its sha256"),
@@ -47,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(command).parse_args(argv)
     try:
         return int(_load(args._module).run(args) or 0)
+    except BrokenPipeError:  # `vimpnn info x.h5 | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
     except VimpnnError as exc:
         # vimpnn's own errors already name the file, record and field: one line, no traceback.
         print(f"vimpnn {args.command}: error: {exc}", file=sys.stderr)
