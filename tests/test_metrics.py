@@ -1,0 +1,47 @@
+"""Metrics against hand-computed values; DSC with minima between sampled scalings."""
+
+import numpy as np
+import pytest
+
+from vimpnn import metrics
+
+
+def test_mae_mse_re_by_hand():
+    ref = np.array([-2.0, 4.0, 1.0])
+    pred = np.array([-1.0, 4.5, 1.0])
+    # errors 1, 0.5, 0 -> MAE mean 0.5, std sqrt(((0.5)^2 + 0 + 0.5^2) / 3)
+    assert metrics.mae(pred, ref) == pytest.approx({"mean": 0.5, "std": np.sqrt(0.5 / 3)})
+    assert metrics.mse(pred, ref)["mean"] == pytest.approx((1 + 0.25 + 0) / 3)
+    assert metrics.relative_error(pred, ref)["mean"] == pytest.approx((0.5 + 0.125 + 0) / 3)
+
+
+def test_parabola_minimum_between_samples_is_exact():
+    s = np.linspace(0.9, 1.5, 10)
+    e = 3.0 * (s - 1.07) ** 2 - 5.0
+    assert metrics.curve_minimum(s[::-1], e[::-1]) == pytest.approx(1.07, abs=1e-12)
+
+
+def test_minimum_at_the_end_of_the_scan_is_the_end_sample():
+    s = np.linspace(0.9, 1.5, 7)
+    assert metrics.curve_minimum(s, -s) == pytest.approx(1.5)
+
+
+def test_dsc_in_angstrom_per_curve():
+    s = np.linspace(0.9, 1.5, 10)
+    ref = np.concatenate([(s - 1.0) ** 2, (s - 1.1) ** 2]) - 5.0
+    pred = np.concatenate([(s - 1.05) ** 2 - 4.7, (s - 1.1) ** 2 - 5.0])
+    group = np.repeat([7, 8], 10)
+    length = np.repeat([1.5, 2.0], 10)  # Å, characteristic length of each curve
+    per_curve = metrics.dsc_per_curve(np.tile(s, 2), ref, pred, group, length)
+    assert per_curve[7] == pytest.approx(0.05 * 1.5, abs=1e-9)
+    assert per_curve[8] == pytest.approx(0.0, abs=1e-9)
+    summary = metrics.summarise(pred, ref, np.tile(s, 2), group, length)
+    assert summary["dsc"] == pytest.approx({"mean": 0.0375, "std": 0.0375, "n_curves": 2})
+    assert summary["n"] == 20
+
+
+def test_dsc_is_null_without_curves():
+    s = np.ones(4)
+    summary = metrics.summarise(np.zeros(4) + 1.0, np.ones(4), s, np.arange(4), np.ones(4))
+    assert summary["dsc"] is None
+    assert summary["mae"]["mean"] == 0.0
