@@ -1,0 +1,87 @@
+"""The experiment design: every run the paper's tables and figures need, each exactly once."""
+
+import pytest
+
+from vimpnn.errors import InputFormatError
+from vimpnn.experiments import (
+    ALL_AUX,
+    TABLES,
+    Experiments,
+    RunSpec,
+    design,
+    design_specs,
+    run_from_path,
+    table_rows,
+    train_arguments,
+)
+
+FULL = Experiments.from_config({"experiments": {"seeds": [0, 1]}})
+
+
+def test_design_is_deduplicated_and_complete():
+    runs = design(FULL)
+    paths = [r.path for r in runs]
+    assert len(paths) == len(set(paths))
+    specs = design_specs(FULL)
+    # 18 on augqm9 (T1: 6 Table-1 rows; T3: 5 variants; T4: 3; T5: 4 new T=1/8 runs; MPNN/a.ii/VIMPNN shared),
+    # infcrystal 2, growth_stable 4 (MPNN, VIMPNN, VIMPNN <=25 atoms, VIMPNN without atom head), growth_unstable 3.
+    assert len(specs) == 27
+    assert len(runs) == 2 * 27
+    for table in TABLES:
+        for row in table_rows(table, FULL):
+            assert row.spec in specs, (table, row.label)
+
+
+def test_rows_match_the_paper_tables():
+    assert len(table_rows("table1", FULL)) == 6
+    assert len(table_rows("table2", FULL)) == 8
+    assert len(table_rows("table3", FULL)) == 5
+    assert len(table_rows("table4", FULL)) == 3
+    assert len(table_rows("table5", FULL)) == 6
+    # Table 2 VIMPNN is a.ii + all three heads; growth is restricted to <= 75 atoms, QM9 is not
+    t2 = {r.paper_key: r.spec for r in table_rows("table2", FULL)}
+    assert t2[("VIMPNN", "growth_unstable")] == RunSpec("growth_unstable", "vimpnn", "a.ii", ALL_AUX, 3, 75)
+    assert t2[("MPNN", "augqm9")].max_atoms is None
+    # Table 5's T=3 rows are Table 2's augqm9 runs (same directories, trained once)
+    t5 = {r.paper_key: r.spec for r in table_rows("table5", FULL)}
+    assert t5[("VIMPNN", "3")] == t2[("VIMPNN", "augqm9")]
+    assert t5[("MPNN", "3")] == t2[("MPNN", "augqm9")]
+    # Table 1 auxiliary heads sit on the no-bond-type baseline
+    assert {r.spec.model for r in table_rows("table1", FULL)[3:]} == {"mpnn_nobt"}
+
+
+def test_tags_round_trip_and_train_arguments():
+    for run in design(FULL):
+        assert run_from_path(f"results/runs/{run.path}") == run
+    spec = RunSpec("growth_stable", "vimpnn", "a.ii", ALL_AUX, 3, 75, 25)
+    (run,) = [r for r in design(FULL) if r.spec == spec and r.seed == 1]
+    args = train_arguments(run, FULL)
+    assert args == [
+        "--model", "vimpnn", "--variant", "a.ii", "--aux", ",".join(ALL_AUX), "--T", "3", "--seed", "1",
+        "--batch-size", "5", "--max-atoms", "75", "--max-train-atoms", "25",
+    ]
+
+
+def test_demo_subset_selects_few_runs():
+    demo = Experiments.from_config(
+        {"experiments": {"seeds": [0, 1], "epochs": 2, "datasets": ["augqm9"], "tables": ["table2"], "figures": ["fig3"]}}
+    )
+    runs = design(demo)
+    assert {r.spec.tag for r in runs} == {"mpnn-T3", "vimpnn-a.ii-atoms+orbitals+scaling-T3"}
+    assert len(runs) == 4
+    assert train_arguments(runs[0], demo)[-2:] == ["--epochs", "2"]
+
+
+@pytest.mark.parametrize(
+    "section", [{"tables": ["table9"]}, {"datasets": ["qm7"]}, {"seeds": []}, {"sedes": [0]}, {"published": "x"}]
+)
+def test_bad_config_is_a_user_error(section):
+    with pytest.raises(InputFormatError, match="experiments"):
+        Experiments.from_config({"experiments": section})
+
+
+def test_bad_run_names_are_user_errors():
+    with pytest.raises(InputFormatError):
+        RunSpec.from_tag("augqm9", "vimpnn-a.ii-foo-T3")
+    with pytest.raises(InputFormatError):
+        RunSpec("augqm9", "mpnn", variant="a.ii")

@@ -1,0 +1,67 @@
+"""The HTML report gathers tables, figures, runs and dataset provenance into one self-contained page."""
+
+import json
+
+import numpy as np
+from ase import Atoms
+
+from tests.test_plots import _write_results
+from vimpnn.cli.plan import split_atoms
+from vimpnn.data.arrays import SystemArrays
+from vimpnn.data.hdf5 import write_dataset
+from vimpnn.experiments import Experiments, RunSpec, design
+from vimpnn.plots import Inputs, make_figure
+from vimpnn.report import markdown_table_html, write_report
+from vimpnn.tables import write_table
+
+EXP = Experiments.from_config(
+    {"experiments": {"seeds": [0, 1], "datasets": ["augqm9", "growth_stable"], "tables": ["table2"],
+                     "figures": ["fig3", "fig6"]}}
+)
+
+
+def _dataset(path):
+    atoms = [Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 2.5 * s]], info={"group": 0, "scale": s}) for s in (0.9, 1.0, 1.2)]
+    arrays = SystemArrays.from_atoms(atoms, [-10.0, -12.0, -11.0], attrs={"dft_backend": "emt", "dft_settings": {"x": 1}})
+    arrays.splits = {"train": np.array([0]), "val": np.array([1]), "test": np.array([2])}
+    write_dataset(path, arrays)
+
+
+def test_report_is_self_contained(tmp_path):
+    _write_results(tmp_path, EXP)
+    for run in design(EXP):
+        d = tmp_path / "evals" / run.path
+        (d / "metrics.json").write_text(json.dumps(
+            {"n": 5, "mae": {"mean": 0.2, "std": 0.1}, "mse": {"mean": 0.05, "std": 0.01}, "re": {"mean": 0.01, "std": 0.0},
+             "dsc": None}))
+        (tmp_path / "runs" / run.path / "train.json").write_text(json.dumps(
+            {"epochs_run": 5, "best_epoch": 4, "best_val_mae": 0.3, "device": "cpu", "wall_time_s": 12.5}))
+    write_table("table2", EXP, tmp_path / "evals", tmp_path / "tables")
+    for f in ("fig3", "fig6"):
+        make_figure(f, Inputs(EXP, tmp_path / "evals", tmp_path / "runs"), tmp_path / "figures")
+    _dataset(tmp_path / "growth_stable.h5")
+    out = write_report(EXP, tmp_path / "tables", tmp_path / "figures", tmp_path / "runs",
+                       {"growth_stable": tmp_path / "growth_stable.h5"}, tmp_path / "report" / "report.html")
+    page = out.read_text()
+    assert page.count("data:image/png;base64,") == 2 and "<img src='results" not in page
+    assert "Table 2" in page and "VIMPNN on growth_stable" in page and "0.065 (0.197)" in page
+    assert "-12.000 … -10.000" in page  # energy range of the dataset
+    assert "emt" in page and "dft_settings" in page
+    assert f"{len(design(EXP))} runs, {12.5 * len(design(EXP)):.0f} s of training" in page
+
+
+def test_markdown_table_html_keeps_every_cell():
+    text = "### Title\n\n| a | b |\n|---|---|\n| 1 | x<y |\n\nnote\n"
+    html = markdown_table_html(text)
+    assert "<h3>Title</h3>" in html and "<td>x&lt;y</td>" in html and html.count("<tr>") == 2
+
+
+def test_plan_counts_growth_atoms_by_hand():
+    config = {"growth": {"min_size": 15, "max_size": 20, "elements": ["Al", "Cu"],
+                         "unstable": {"n_seeds": 2, "scalings": {"n": 3}, "split": {"train": 0.5, "val": 0.25}}}}
+    spec = RunSpec("growth_unstable", "mpnn", max_atoms=18)
+    train, val = split_atoms(spec, config)
+    # 2 elements x 2 seeds x 3 scalings = 12 growth-scalings, each with sizes 15..18 = 66 atoms
+    assert train == 12 * 0.5 * 66 and val == 12 * 0.25 * 66
+    train25, _ = split_atoms(RunSpec("growth_unstable", "mpnn", max_atoms=18, max_train_atoms=16), config)
+    assert train25 == 12 * 0.5 * (15 + 16)

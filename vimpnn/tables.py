@@ -1,0 +1,154 @@
+"""The paper's Tables 1-5 from our evaluations: mean and spread over seeds, the paper's numbers beside.
+
+Each cell of ours aggregates the test-set metrics of one run spec over the configured seeds:
+the mean over seeds of the test-set mean, the mean over seeds of the test-set standard deviation
+(the paper's "(std)"), and the standard deviation over seeds (sample std, 0 for one seed).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vimpnn import paper
+from vimpnn.errors import InputFormatError
+from vimpnn.experiments import Experiments, Row, seeds_of, table_rows
+
+METRICS = ("mae", "mse", "re", "dsc")
+UNITS = {"mae": "eV", "mse": "eV²", "re": "", "dsc": "Å"}
+
+
+@dataclass
+class Cell:
+    """One metric of one row over seeds; NaN where not available."""
+
+    mean: float = math.nan  # mean over seeds of the test-set mean
+    test_std: float = math.nan  # mean over seeds of the test-set std
+    seed_std: float = math.nan  # std over seeds of the test-set mean
+
+
+def table_metrics(table: str) -> tuple[str, ...]:
+    """DSC is reported in Table 2 only (as in the paper)."""
+    return METRICS if table == "table2" else METRICS[:3]
+
+
+def read_metrics(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputFormatError(f"{path}: evaluation missing (run `snakemake evaluate` first)") from None
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(f"{path}: not valid JSON ({exc})") from None
+    for key in ("n", "mae", "mse", "re"):
+        if key not in data:
+            raise InputFormatError(f"{path}: field {key!r} missing")
+    return data
+
+
+def aggregate(metrics: list[dict]) -> dict[str, Cell]:
+    """Combine the metrics.json of several seeds of one run spec."""
+    out = {}
+    for m in METRICS:
+        vals = [d[m] for d in metrics if d.get(m)]
+        if not vals:
+            out[m] = Cell()
+            continue
+        means = np.array([v["mean"] for v in vals], dtype=float)
+        stds = np.array([v["std"] for v in vals], dtype=float)
+        out[m] = Cell(float(means.mean()), float(stds.mean()), float(means.std(ddof=1)) if len(means) > 1 else 0.0)
+    return out
+
+
+@dataclass
+class TableRow:
+    row: Row
+    ran: bool  # False: dataset not enabled in experiments.datasets
+    n_seeds: int
+    n_test: int
+    ours: dict[str, Cell]
+    theirs: dict[str, tuple[float, float]]
+
+
+def build_table(table: str, exp: Experiments, evals: Path) -> list[TableRow]:
+    """Every row of `table` with our aggregates (read from `evals/<run path>/metrics.json`) and the paper's."""
+    published = paper.PUBLISHED[table] if exp.published == "paper" else {}
+    rows = []
+    for row in table_rows(table, exp):
+        ran = row.spec.dataset in exp.datasets
+        data = [read_metrics(Path(evals) / r.path / "metrics.json") for r in seeds_of(row.spec, exp)] if ran else []
+        rows.append(
+            TableRow(row, ran, len(data), int(data[0]["n"]) if data else 0, aggregate(data), published.get(row.paper_key, {}))
+        )
+    return rows
+
+
+def _num(x: float) -> str:
+    return "" if math.isnan(x) else f"{x:.10g}"
+
+
+def write_csv(rows: list[TableRow], table: str, path: Path) -> None:
+    """Machine-readable table: one column per number, ours and paper's side by side (empty = not available)."""
+    metrics = table_metrics(table)
+    header = ["row", "dataset", "run", "n_seeds", "n_test"]
+    for m in metrics:
+        header += [f"{m}_mean", f"{m}_test_std", f"{m}_seed_std", f"paper_{m}_mean", f"paper_{m}_std"]
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for r in rows:
+            line = [r.row.label, r.row.spec.dataset, r.row.spec.tag, r.n_seeds, r.n_test]
+            for m in metrics:
+                c = r.ours[m]
+                theirs = r.theirs.get(m, (math.nan, math.nan))
+                line += [_num(c.mean), _num(c.test_std), _num(c.seed_std), _num(theirs[0]), _num(theirs[1])]
+            w.writerow(line)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _ours(c: Cell) -> str:
+    if math.isnan(c.mean):
+        return "–"
+    return f"{_fmt(c.mean)} ({_fmt(c.test_std)}) ± {_fmt(c.seed_std)}"
+
+
+def markdown(rows: list[TableRow], table: str, exp: Experiments) -> str:
+    """Human-readable table: ours as `mean (test std) ± seed std`, the paper's as `mean (std)`."""
+    metrics = table_metrics(table)
+    show_paper = exp.published == "paper"
+    head = ["Row", "seeds", "n test"]
+    for m in metrics:
+        unit = f" [{UNITS[m]}]" if UNITS[m] else ""
+        head += [f"{m.upper()}{unit} ours"] + ([f"{m.upper()} paper"] if show_paper else [])
+    lines = [f"### {paper.TITLES[table]}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r.row.label, str(r.n_seeds) if r.ran else "not run", str(r.n_test) if r.ran else "–"]
+        for m in metrics:
+            cells.append(_ours(r.ours[m]) if r.ran else "not run")
+            if show_paper:
+                t = r.theirs.get(m)
+                cells.append(f"{t[0]:g} ({t[1]:g})" if t else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Ours: mean over seeds of the test-set mean (mean test-set std) ± std over seeds; "
+        + (f"paper: mean (std) as published — {paper.SOURCE}." if show_paper else "paper numbers not shown."),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(table: str, exp: Experiments, evals: Path, out_dir: Path) -> tuple[Path, Path]:
+    """Write `<out_dir>/<table>.csv` and `.md`; returns both paths."""
+    rows = build_table(table, exp, evals)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out_dir / f"{table}.csv", out_dir / f"{table}.md"
+    write_csv(rows, table, csv_path)
+    md_path.write_text(markdown(rows, table, exp))
+    return csv_path, md_path

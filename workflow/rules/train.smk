@@ -1,0 +1,81 @@
+# Training: one job = one run directory results/runs/<dataset>/<tag>/seed<N> (tags: vimpnn.experiments.RunSpec).
+# A killed job resumes from the run directory's last.pt, which is deliberately not a declared output
+# (Snakemake would delete it before the rerun); the declared outputs appear only when training ends.
+import os
+
+import yaml
+
+from vimpnn.experiments import Experiments, design, run_from_path, train_arguments
+
+EXPERIMENTS = Experiments.from_config(config)
+RESOURCES = EXPERIMENTS.resources
+
+
+wildcard_constraints:
+    tag=r"[A-Za-z0-9_.+\-]+",
+    seed=r"\d+",
+
+
+def run_paths():
+    """Every run directory of the experiment design, relative to results/runs (and results/evals)."""
+    return [run.path for run in design(EXPERIMENTS)]
+
+
+def train_all_targets():
+    return expand("results/runs/{path}/train.json", path=run_paths())
+
+
+def trainer_arguments(wildcards):
+    run = run_from_path(f"{wildcards.dataset}/{wildcards.tag}/seed{wildcards.seed}")
+    return train_arguments(run, EXPERIMENTS)
+
+
+rule train_config:
+    """The train section as a file: changing it retrains every run, changing `experiments` does not."""
+    output:
+        "results/config/train.yaml",
+    params:
+        train=config.get("train", {}),
+    localrule: True
+    run:
+        with open(output[0], "w") as fh:
+            yaml.safe_dump(params.train, fh, sort_keys=True)
+
+
+rule experiments_config:
+    """The experiments section as a file, read by the table, figure and report builders."""
+    output:
+        "results/config/experiments.yaml",
+    params:
+        sections=section_config(("experiments",)),
+    localrule: True
+    run:
+        with open(output[0], "w") as fh:
+            yaml.safe_dump(params.sections, fh, sort_keys=True)
+
+
+rule train:
+    """Train one model; placed on a GPU node by a cluster profile, runs on the CPU when there is none."""
+    input:
+        data=lambda wildcards: dataset_file(wildcards.dataset),
+        config="results/config/train.yaml",
+    output:
+        best="results/runs/{dataset}/{tag}/seed{seed}/best.pt",
+        summary="results/runs/{dataset}/{tag}/seed{seed}/train.json",
+    params:
+        args=trainer_arguments,
+        out=lambda wildcards, output: os.path.dirname(output.best),
+    log:
+        "logs/train/{dataset}/{tag}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{dataset}/{tag}/seed{seed}.tsv"
+    threads: RESOURCES["threads"]
+    resources:
+        gpu=RESOURCES["gpu"],
+        mem_mb=RESOURCES["mem_mb"],
+        runtime=RESOURCES["runtime"],
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} vimpnn train --data {input.data} --config {input.config} {params.args}"
+        " --out {params.out} >> {log} 2>&1"
