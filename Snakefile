@@ -16,11 +16,15 @@ include: "workflow/rules/structures.smk"
 include: "workflow/rules/dft.smk"
 include: "workflow/rules/pack.smk"
 include: "workflow/rules/download.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         dataset_targets(),
+        report_targets(),
 
 
 rule datasets:
@@ -31,3 +35,35 @@ rule datasets:
 rule download:
     input:
         download_targets(),
+
+
+rule train_all:
+    input:
+        train_all_targets(),
+
+
+rule evaluate:
+    input:
+        evaluate_targets(),
+
+
+rule tables:
+    input:
+        table_targets(),
+
+
+rule figures:
+    input:
+        figure_targets(),
+
+
+rule report:
+    input:
+        report_targets(),
+
+
+rule demo:
+    """`make demo`: real CP2K on the demo structures, then training, tables, figures and the report."""
+    input:
+        dataset_targets(),
+        report_targets(),

@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--config", help="YAML file of train settings (see docs/models.md)")
     parser.add_argument("--out", required=True, help="run directory (resumes from its last.pt if present)")
+    parser.add_argument("--restart-on-change", action="store_true",
+                        help="if last.pt was written with other settings, train anew instead of failing")
 
 
 FLAG_KEYS = ("model", "variant", "T", "epochs", "batch_size", "lr", "seed", "max_atoms", "max_train_atoms", "device")
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = resolve_config(args)
     arrays = read_dataset(args.data)
-    summary = train(arrays, config, args.out, data=str(args.data))
+    summary = train(arrays, config, args.out, data=str(args.data), restart_on_change=args.restart_on_change)
     print(f"best val MAE {summary['best_val_mae']:.4f} eV at epoch {summary['best_epoch']} "
           f"({summary['epochs_run']} epochs, {summary['device']}) -> {args.out}")
     return 0

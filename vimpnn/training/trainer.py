@@ -64,7 +64,7 @@ def batches(dataset: GraphDataset, index: np.ndarray, batch_size: int,
     """Batches of `index` in order, or shuffled by `generator`."""
     order = index if generator is None else index[torch.randperm(len(index), generator=generator).numpy()]
     for start in range(0, len(order), batch_size):
-        yield dataset.collate(order[start:start + batch_size].tolist())
+        yield dataset.collate(order[start:start + batch_size])
 
 
 @torch.no_grad()
@@ -76,8 +76,13 @@ def predict(model, dataset: GraphDataset, index: np.ndarray, batch_size: int,
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
-def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike, data: str = "") -> dict[str, Any]:
-    """Train (or resume) a model on `arrays` into `out_dir`; returns the train.json summary."""
+def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike, data: str = "",
+          restart_on_change: bool = False) -> dict[str, Any]:
+    """Train (or resume) a model on `arrays` into `out_dir`; returns the train.json summary.
+
+    `restart_on_change`: a last.pt written with other settings starts training anew instead of failing
+    (the workflow's choice: a changed config must retrain, not resume a different model).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     splits = select_splits(arrays, config, data or "dataset")
@@ -94,9 +99,12 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
     )
     state = {"epoch": 0, "best_val_mae": float("inf"), "best_epoch": 0, "bad_epochs": 0, "wall_s": 0.0}
     last = out / "last.pt"
+    best: dict[str, Any] | None = None  # the best checkpoint, also kept in last.pt: Snakemake deletes best.pt on a rerun
     if last.exists():
-        state = _resume(last, config, model, optimizer, scheduler)
+        state, best = _resume(last, config, model, optimizer, scheduler, restart_on_change)
         _truncate_log(out / "log.csv", state["epoch"])
+    if best is not None and not (out / "best.pt").exists():
+        checkpoint.save_atomic(best, out / "best.pt")
     _write_yaml(out / "config.yaml", {"data": data, **config.to_dict(), "hparams": hparams})
 
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc=f"train {config.model}", unit="epoch",
@@ -110,11 +118,9 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
         scheduler.step(val_mae)
         if val_mae < state["best_val_mae"]:
             state.update(best_val_mae=val_mae, best_epoch=epoch, bad_epochs=0)
-            checkpoint.save_atomic(
-                {**checkpoint.model_state(model, config.model, hparams, config.cutoff), "epoch": epoch,
-                 "val_mae": val_mae, "config": config.to_dict(), "data": data},
-                out / "best.pt",
-            )
+            best = {**checkpoint.model_state(model, config.model, hparams, config.cutoff), "epoch": epoch,
+                    "val_mae": val_mae, "config": config.to_dict(), "data": data}
+            checkpoint.save_atomic(best, out / "best.pt")
         else:
             state["bad_epochs"] += 1
         seconds = time.perf_counter() - t0
@@ -122,7 +128,8 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
         _append_log(out / "log.csv", [epoch, train_loss, val_mae, optimizer.param_groups[0]["lr"], seconds])
         checkpoint.save_atomic(
             {**checkpoint.model_state(model, config.model, hparams, config.cutoff), **state,
-             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "config": config.to_dict()},
+             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "config": config.to_dict(),
+             "best": best},
             last,
         )
         bar.update(1)
@@ -156,11 +163,17 @@ def _train_epoch(model, dataset, index, config: TrainConfig, optimizer, device, 
     return total / n
 
 
-def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler) -> dict[str, Any]:
+def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler,
+            restart_on_change: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Training state and best checkpoint from last.pt; a run with other settings is an error or a restart."""
     ckpt = checkpoint.load(path)
     saved = dict(ckpt.get("config", {}))
     current = config.to_dict()
     differ = sorted(k for k in current if k != "epochs" and saved.get(k) != current[k])
+    if differ and restart_on_change:
+        print(f"{path}: settings changed ({', '.join(differ)}): training again from epoch 0")
+        path.rename(path.with_name("last.pt.replaced"))
+        return {"epoch": 0, "best_val_mae": float("inf"), "best_epoch": 0, "bad_epochs": 0, "wall_s": 0.0}, None
     if differ:
         raise checkpoint.CheckpointError(
             f"{path}: cannot resume, settings differ from the checkpoint's: {differ}; use a new --out"
@@ -168,7 +181,8 @@ def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler) -> dic
     model.load_state_dict(ckpt["state_dict"])
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
-    return {k: ckpt[k] for k in ("epoch", "best_val_mae", "best_epoch", "bad_epochs", "wall_s")}
+    state = {k: ckpt[k] for k in ("epoch", "best_val_mae", "best_epoch", "bad_epochs", "wall_s")}
+    return state, ckpt.get("best")
 
 
 def _append_log(path: Path, row: list) -> None:

@@ -78,4 +78,4 @@ rule train:
         "../../envs/torch.yaml"
     shell:
         "OMP_NUM_THREADS={threads} vimpnn train --data {input.data} --config {input.config} {params.args}"
-        " --out {params.out} >> {log} 2>&1"
+        " --restart-on-change --out {params.out} >> {log} 2>&1"
