@@ -2,13 +2,16 @@
 
 import numpy as np
 import pytest
+import torch
 from ase.build import bulk, molecule
 from ase.neighborlist import neighbor_list
 
 from vimpnn import keys
-from vimpnn.bonds import SINGLE, perceive_bonds
+from vimpnn.bonds import ORGANIC, SINGLE, perceive_bonds
 from vimpnn.data import SystemArrays
-from vimpnn.graphs import GraphDataset, cutoff_graph
+from vimpnn.graphs import (GraphDataset, complete_graph, complete_graph_edge, cutoff_graph, edge_bond_types,
+                           edge_vectors)
+from vimpnn.structures.scaling import scaled
 
 
 def arrays_of(atoms_list):
@@ -87,3 +90,65 @@ def test_characteristic_length_is_reference_bond_length(scale):
     atoms.info["scale"] = scale
     ds = GraphDataset(arrays_of([atoms]))
     assert ds.characteristic_length()[0] == pytest.approx(4.05 / np.sqrt(2), abs=1e-4)
+
+
+def test_complete_graph_edge_is_position_in_complete_graph():
+    for n in (2, 3, 7):
+        w, v = complete_graph(n).T
+        assert complete_graph_edge(n, w, v).tolist() == list(range(n * (n - 1)))
+
+
+def straightforward_batch(arrays, indices, cutoff):
+    """The batch built system by system (graphs, bond types) and concatenated: the reference for `collate`."""
+    parts = {k: [] for k in (keys.Z, keys.POSITIONS, keys.EDGE_INDEX, keys.EDGE_SHIFT, keys.BOND_TYPE)}
+    first = 0
+    for i in indices:
+        sl, bsl = arrays.atom_slice(i), arrays.bond_slice(i)
+        z, pos = arrays.numbers[sl], arrays.positions[sl]
+        if not arrays.pbc[i].any() and set(z.tolist()) <= ORGANIC:
+            pairs, shift = complete_graph(len(z)), np.zeros((len(z) * (len(z) - 1), 3))
+        else:
+            pairs, shift = cutoff_graph(pos, arrays.cell[i], arrays.pbc[i], cutoff)
+        d = np.linalg.norm(pos[pairs[:, 0]] + shift - pos[pairs[:, 1]], axis=1)
+        parts[keys.BOND_TYPE].append(torch.from_numpy(edge_bond_types(
+            pairs, z, d, arrays.scale[i], arrays.bond_pairs[bsl], arrays.bond_type[bsl])))
+        parts[keys.Z].append(torch.from_numpy(z.astype(np.int64)))
+        parts[keys.POSITIONS].append(torch.from_numpy(pos).float())
+        parts[keys.EDGE_INDEX].append(torch.from_numpy(pairs.T + first))
+        parts[keys.EDGE_SHIFT].append(torch.from_numpy(shift).float())
+        first += len(z)
+    batch = {k: torch.cat(v, dim=1 if k == keys.EDGE_INDEX else 0) for k, v in parts.items()}
+    idx = np.asarray(indices)
+    n_atoms = torch.from_numpy(arrays.n_atoms[idx])
+    batch.update({
+        keys.IDX_M: torch.repeat_interleave(torch.arange(len(idx)), n_atoms),
+        keys.DISTANCE: edge_vectors(batch[keys.POSITIONS], batch[keys.EDGE_INDEX], batch[keys.EDGE_SHIFT]).norm(dim=-1),
+        keys.N_ATOMS: n_atoms, keys.SCALE: torch.from_numpy(arrays.scale[idx]),
+        keys.SYSTEM_INDEX: torch.from_numpy(idx), keys.REF_ENERGY: torch.from_numpy(arrays.energy[idx]),
+    })
+    return batch
+
+
+def scaled_copy(atoms, s):
+    out = scaled(atoms, s)
+    out.info["scale"] = s
+    return out
+
+
+def test_vectorised_batch_equals_straightforward_one_key_by_key():
+    mols = [molecule(name) for name in ("CH4", "H2O", "C6H6", "CH3CH2OH", "HCN")]
+    systems = mols + [scaled_copy(m, s) for m in mols for s in (0.9, 1.3)]  # repeated sizes: tiled graphs
+    cluster = bulk("Cu", "fcc", a=3.61, cubic=True)
+    cluster.pbc, cluster.cell = False, np.zeros((3, 3))
+    cell = bulk("Al", "fcc", a=4.05 * 1.2)
+    cell.info["scale"] = 1.2
+    systems += [bulk("Al", "fcc", a=4.05), cell, cluster, bulk("Cu", "fcc", a=3.61, cubic=True)]
+    arrays = arrays_of(systems)
+    arrays.energy = np.arange(len(systems), dtype=np.float64) - 7.5
+    ds = GraphDataset(arrays, cutoff=4.0)
+    for indices in ([3], list(range(len(systems))), [len(systems) - 2, 4, 0, 9, 4]):
+        fast, ref = ds.collate(indices), straightforward_batch(arrays, indices, 4.0)
+        assert fast.keys() == ref.keys()
+        for key in ref:
+            assert fast[key].dtype == ref[key].dtype and torch.equal(fast[key], ref[key]), key
+    assert int(ds.collate(list(range(len(systems))))[keys.BOND_TYPE].gt(0).sum()) > 100

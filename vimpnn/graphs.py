@@ -12,19 +12,26 @@ that test picks the bonded periodic image. Imports only numpy and torch.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from vimpnn import keys
 from vimpnn.bonds import NONBONDED, ORGANIC, max_bond_length
-from vimpnn.data.arrays import SystemArrays
+from vimpnn.data.arrays import SystemArrays, ragged_take
 
 
 def complete_graph(n: int) -> np.ndarray:
     """Every ordered pair (w, v) with w != v, as (n_edges, 2) [source, receiver]."""
     src, dst = np.nonzero(~np.eye(n, dtype=bool))
     return np.stack([src, dst], axis=1)
+
+
+def complete_graph_edge(n: np.ndarray, w: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Position of the ordered pair (w, v), w != v, in `complete_graph(n)` (vectorised)."""
+    return w * (n - 1) + v - (v > w)
 
 
 def cutoff_graph(
@@ -60,14 +67,17 @@ def cutoff_graph(
 
 def edge_vectors(positions: torch.Tensor, edge_index: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Receiver-to-source vectors pos[w] + shift - pos[v]; differentiable in `positions` (forces)."""
-    return positions[edge_index[0]] + shift - positions[edge_index[1]]
+    return positions.index_select(0, edge_index[0]) + shift - positions.index_select(0, edge_index[1])
 
 
 def edge_bond_types(
-    pairs: np.ndarray, numbers: np.ndarray, distance: np.ndarray, scale: float,
+    pairs: np.ndarray, numbers: np.ndarray, distance: np.ndarray, scale: float | np.ndarray,
     bond_pairs: np.ndarray, bond_type: np.ndarray,
 ) -> np.ndarray:
-    """Bond type of each edge: its pair's type from the bond table if its reference length is bonding."""
+    """Bond type of each edge: its pair's type from the bond table if its reference length is bonding.
+
+    Atom indices may be local to one system or global over a dataset (then `scale` is per edge).
+    """
     types = np.full(len(pairs), NONBONDED, dtype=np.int64)
     if len(bond_pairs) == 0 or len(pairs) == 0:
         return types
@@ -78,10 +88,11 @@ def edge_bond_types(
         bond_pairs[:, 0], bond_pairs[:, 1]
     )
     order = np.argsort(table_key)
-    pos = np.clip(np.searchsorted(table_key[order], edge_key), 0, len(order) - 1)
-    found = table_key[order][pos] == edge_key
-    bonding = distance / scale <= max_bond_length(numbers[lo], numbers[hi])
-    hit = found & bonding
+    sorted_key = table_key[order]
+    pos = np.minimum(np.searchsorted(sorted_key, edge_key), len(order) - 1)
+    hit = np.flatnonzero(sorted_key[pos] == edge_key)
+    scale = np.broadcast_to(scale, distance.shape)
+    hit = hit[distance[hit] / scale[hit] <= max_bond_length(numbers[lo[hit]], numbers[hi[hit]])]
     types[hit] = bond_type[order][pos[hit]]
     return types
 
@@ -89,49 +100,79 @@ def edge_bond_types(
 class GraphDataset(Dataset):
     """The systems of a SystemArrays with their edges computed once; item i is the index i.
 
-    Use `collate` as the DataLoader's collate_fn: it slices the precomputed flat edge arrays.
+    Every per-atom and per-edge quantity is one flat array with offsets, so `collate` assembles a batch
+    of any size with a few vectorised gathers; use it as the DataLoader's collate_fn.
     """
 
     def __init__(self, arrays: SystemArrays, cutoff: float = 5.0):
         self.arrays = arrays
         self.cutoff = float(cutoff)
-        pairs, shifts, types, counts = [], [], [], []
-        for i in range(len(arrays)):
-            p, s, t = self._system_edges(i)
-            pairs.append(p), shifts.append(s), types.append(t), counts.append(len(p))
-        self.edge_offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-        np.cumsum(counts, out=self.edge_offsets[1:])
-        self.edge_pairs = torch.from_numpy(np.concatenate(pairs).astype(np.int64).reshape(-1, 2))
-        self.edge_shift = torch.from_numpy(np.concatenate(shifts).reshape(-1, 3)).float()
-        self.bond_type = torch.from_numpy(np.concatenate(types).astype(np.int64))
+        edge_atoms, shift, molecule = self._edges()
+        self.edge_atoms = torch.from_numpy(edge_atoms)  # (2, n_edges) dataset-global [source, receiver]
+        self.edge_shift = torch.from_numpy(shift).float()
         self.numbers = torch.from_numpy(arrays.numbers.astype(np.int64))
         self.positions = torch.from_numpy(np.asarray(arrays.positions, dtype=np.float32))
-        self.distance = edge_vectors(
-            self.positions, self._global_pairs().T, self.edge_shift
-        ).norm(dim=-1)
+        self.bond_type = torch.from_numpy(self._bond_types(edge_atoms, shift, molecule))
+        self.distance = edge_vectors(self.positions, self.edge_atoms, self.edge_shift).norm(dim=-1)
 
-    def _system_edges(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Dataset-global (2, n_edges) atom pairs and (n_edges, 3) shifts of every system in system order,
+        with `edge_offsets`, and which systems are molecules: their complete graphs are tiled once per
+        molecule size, the others' cutoff graphs built per system.
+        """
         a = self.arrays
-        sl = a.atom_slice(i)
-        numbers, positions = a.numbers[sl], np.asarray(a.positions[sl], dtype=np.float64)
-        if not a.pbc[i].any() and set(numbers.tolist()) <= ORGANIC:
-            pairs = complete_graph(len(numbers))
-            shift = np.zeros((len(pairs), 3))
-        else:
-            pairs, shift = cutoff_graph(positions, a.cell[i], a.pbc[i], self.cutoff)
-        distance = np.linalg.norm(positions[pairs[:, 0]] + shift - positions[pairs[:, 1]], axis=1)
-        bsl = a.bond_slice(i)
-        types = edge_bond_types(
-            pairs, numbers, distance, float(a.scale[i]), a.bond_pairs[bsl], a.bond_type[bsl]
+        n_atoms = a.n_atoms
+        atom_system = np.repeat(np.arange(len(a)), n_atoms)
+        non_organic = np.bincount(atom_system[~np.isin(a.numbers, list(ORGANIC))], minlength=len(a))
+        molecule = ~a.pbc.any(axis=1) & (non_organic == 0)
+        cut = {int(i): cutoff_graph(np.asarray(a.positions[a.atom_slice(i)], dtype=np.float64), a.cell[i],
+                                    a.pbc[i], self.cutoff) for i in np.flatnonzero(~molecule)}
+        counts = np.where(molecule, n_atoms * (n_atoms - 1), 0)
+        counts[list(cut)] = [len(p) for p, _ in cut.values()]
+        self.edge_offsets = np.zeros(len(a) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.edge_offsets[1:])
+        pairs = np.zeros((2, self.edge_offsets[-1]), dtype=np.int64)
+        shift = np.zeros((self.edge_offsets[-1], 3))
+        for n in np.unique(n_atoms[molecule]):
+            systems = np.flatnonzero(molecule & (n_atoms == n))
+            template = complete_graph(int(n))
+            rows = self.edge_offsets[systems][:, None] + np.arange(len(template))
+            pairs[:, rows.ravel()] = (template.T[:, None, :] + a.offsets[systems][None, :, None]).reshape(2, -1)
+        for i, (p, sh) in cut.items():
+            pairs[:, self.edge_offsets[i]:self.edge_offsets[i + 1]] = p.T + a.offsets[i]
+            shift[self.edge_offsets[i]:self.edge_offsets[i + 1]] = sh
+        return pairs, shift, molecule
+
+    def _bond_types(self, edge_atoms: np.ndarray, shift: np.ndarray, molecule: np.ndarray) -> np.ndarray:
+        """Bond type of every edge by `edge_bond_types`' rule, vectorised over the dataset: a molecule's
+        bond goes straight to its two edges of the complete graph; cutoff-graph edges are looked up.
+        """
+        a = self.arrays
+        types = np.zeros(edge_atoms.shape[1], dtype=np.int64)
+        positions = np.asarray(a.positions, dtype=np.float64)
+        bond_system = np.repeat(np.arange(len(a)), np.diff(a.bond_offsets))
+        in_molecule = molecule[bond_system]
+        s = bond_system[in_molecule]
+        i, j = a.bond_pairs[in_molecule].astype(np.int64).T
+        gi, gj = i + a.offsets[s], j + a.offsets[s]
+        distance = np.linalg.norm(positions[gi] - positions[gj], axis=1)
+        ok = distance / a.scale[s] <= max_bond_length(a.numbers[gi], a.numbers[gj])
+        first_edge, n, bond_type = self.edge_offsets[s][ok], a.n_atoms[s][ok], a.bond_type[in_molecule][ok]
+        for w, v in ((i[ok], j[ok]), (j[ok], i[ok])):
+            types[first_edge + complete_graph_edge(n, w, v)] = bond_type
+        others = np.flatnonzero(~molecule)
+        edges, n_edges = ragged_take(self.edge_offsets, others)
+        bonds, _ = ragged_take(a.bond_offsets, others)
+        pairs = edge_atoms[:, edges].T
+        vec = positions[pairs[:, 0]] + shift[edges] - positions[pairs[:, 1]]
+        types[edges] = edge_bond_types(
+            pairs, a.numbers, np.linalg.norm(vec, axis=1), np.repeat(a.scale[others], n_edges),
+            a.bond_pairs[bonds] + a.offsets[bond_system[bonds]][:, None], a.bond_type[bonds],
         )
-        return pairs, shift, types
+        return types
 
     def _edge_system(self) -> np.ndarray:
         return np.repeat(np.arange(len(self.arrays)), np.diff(self.edge_offsets))
-
-    def _global_pairs(self) -> torch.Tensor:
-        """Edge pairs as dataset-global atom indices (for the one-off distance computation)."""
-        return self.edge_pairs + torch.from_numpy(self.arrays.offsets[self._edge_system()]).unsqueeze(1)
 
     def characteristic_length(self) -> np.ndarray:
         """Per system, Å: mean bonded edge length of the reference geometry (distance / scale), the DSC unit.
@@ -159,26 +200,25 @@ class GraphDataset(Dataset):
     def n_edges(self, i: int) -> int:
         return int(self.edge_offsets[i + 1] - self.edge_offsets[i])
 
-    def collate(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        """Many systems as one disjoint graph: idx_m by repeat_interleave, edges shifted by atom offsets."""
+    def collate(self, indices: Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
+        """Many systems as one disjoint graph: one ragged gather for atoms, one for edges, whose atom
+        indices are moved from each system's first atom in the dataset to its first atom in the batch.
+        """
         a = self.arrays
-        idx = np.asarray(indices, dtype=np.int64)
-        atom_sl = [slice(int(a.offsets[i]), int(a.offsets[i + 1])) for i in idx]
-        edge_sl = [slice(int(self.edge_offsets[i]), int(self.edge_offsets[i + 1])) for i in idx]
-        n_atoms = torch.from_numpy(a.offsets[idx + 1] - a.offsets[idx])
-        n_edges = torch.from_numpy(self.edge_offsets[idx + 1] - self.edge_offsets[idx])
-        first_atom = torch.cumsum(n_atoms, 0) - n_atoms
-        pairs = torch.cat([self.edge_pairs[s] for s in edge_sl])
-        pairs = pairs + torch.repeat_interleave(first_atom, n_edges).unsqueeze(1)
+        idx = np.array(indices, dtype=np.int64)  # a copy: the batch must not alias the caller's array
+        atom_idx, n_atoms = ragged_take(a.offsets, idx)
+        edge_idx, n_edges = ragged_take(self.edge_offsets, idx)
+        atom_t, edge_t = torch.from_numpy(atom_idx), torch.from_numpy(edge_idx)
+        to_batch = torch.from_numpy(np.repeat(a.offsets[idx] - (np.cumsum(n_atoms) - n_atoms), n_edges))
         return {
-            keys.Z: torch.cat([self.numbers[s] for s in atom_sl]),
-            keys.POSITIONS: torch.cat([self.positions[s] for s in atom_sl]),
-            keys.IDX_M: torch.repeat_interleave(torch.arange(len(idx)), n_atoms),
-            keys.EDGE_INDEX: pairs.T.contiguous(),
-            keys.EDGE_SHIFT: torch.cat([self.edge_shift[s] for s in edge_sl]),
-            keys.DISTANCE: torch.cat([self.distance[s] for s in edge_sl]),
-            keys.BOND_TYPE: torch.cat([self.bond_type[s] for s in edge_sl]),
-            keys.N_ATOMS: n_atoms,
+            keys.Z: self.numbers.index_select(0, atom_t),
+            keys.POSITIONS: self.positions.index_select(0, atom_t),
+            keys.IDX_M: torch.from_numpy(np.repeat(np.arange(len(idx)), n_atoms)),
+            keys.EDGE_INDEX: self.edge_atoms.index_select(1, edge_t) - to_batch,
+            keys.EDGE_SHIFT: self.edge_shift.index_select(0, edge_t),
+            keys.DISTANCE: self.distance.index_select(0, edge_t),
+            keys.BOND_TYPE: self.bond_type.index_select(0, edge_t),
+            keys.N_ATOMS: torch.from_numpy(n_atoms),
             keys.SCALE: torch.from_numpy(a.scale[idx]),
             keys.SYSTEM_INDEX: torch.from_numpy(idx),
             keys.REF_ENERGY: torch.from_numpy(a.energy[idx]),

@@ -103,8 +103,8 @@ class SystemArrays:
     def subset(self, index: np.ndarray) -> "SystemArrays":
         """The systems `index` (in that order) as a new SystemArrays; splits are dropped."""
         index = np.asarray(index, dtype=np.int64)
-        atom_idx = _ragged_take(self.offsets, index)
-        bond_idx = _ragged_take(self.bond_offsets, index)
+        atom_idx, _ = ragged_take(self.offsets, index)
+        bond_idx, _ = ragged_take(self.bond_offsets, index)
         return SystemArrays(
             numbers=self.numbers[atom_idx],
             positions=self.positions[atom_idx],
@@ -129,11 +129,12 @@ def _offsets(counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _ragged_take(offsets: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Flat element indices of the ragged rows `index`, vectorised (no per-row Python loop)."""
+def ragged_take(offsets: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat element indices of the ragged rows `index` (row i owns offsets[i]:offsets[i+1]), in that order,
+    and each row's length; vectorised, no per-row Python loop.
+    """
     starts = offsets[index]
     counts = offsets[index + 1] - starts
-    if counts.sum() == 0:
-        return np.zeros(0, dtype=np.int64)
-    row_start_in_out = np.repeat(np.cumsum(counts) - counts, counts)
-    return np.repeat(starts, counts) + np.arange(counts.sum()) - row_start_in_out
+    ends = np.cumsum(counts)
+    flat = np.arange(ends[-1] if len(ends) else 0, dtype=np.int64)
+    return flat + np.repeat(starts - (ends - counts), counts), counts
