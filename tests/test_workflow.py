@@ -91,6 +91,8 @@ def test_kill_9_then_rerun_incomplete_reuses_cache_and_matches_uninterrupted_run
     before = {p: p.stat().st_mtime_ns for p in cache.rglob("*.json")}
     assert 6 <= len(before) and not (wd / "results/datasets/growth_unstable.h5").exists()
 
+    # what a user does after a SIGKILL: release Snakemake's lock, rerun with --rerun-incomplete
+    assert run_snakemake(wd, "--unlock", "--configfile=config/test.yaml").returncode == 0
     res = run_snakemake(wd, "--cores", "2", "--rerun-incomplete", "--configfile=config/test.yaml", "datasets")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # finished structures were not recomputed

@@ -37,14 +37,6 @@ def chunk_bounds(wildcards):
     return {"start": start, "stop": min(start + chunk_size(wildcards.dataset), count_systems(wildcards.dataset, config))}
 
 
-def dataset_elements(dataset):
-    """Elements whose isolated-atom energies a dataset's provenance records."""
-    if dataset == "augqm9":
-        return ["H", "C", "N", "O", "F"]
-    section = config["infcrystal"] if dataset == "infcrystal" else config["growth"]
-    return section["elements"]
-
-
 def dataset_targets():
     return [f"results/datasets/{d}.h5" for d in config["datasets"]]
 

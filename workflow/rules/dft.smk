@@ -29,13 +29,13 @@ rule dft_chunk:
 rule dft_references:
     """Isolated-atom energies with the same settings, so atomization energies can be formed."""
     input:
+        structures="results/structures/{dataset}.extxyz",
         settings="results/config/dft.yaml",
     output:
         "results/dft/{dataset}/references.json",
     log:
         "logs/dft/{dataset}/references.log",
     params:
-        elements=lambda w: ",".join(dataset_elements(w.dataset)),
         backend=lookup(dpath="dft/backend", within=config),
         cache=lookup(dpath="dft/cache_dir", within=config),
     threads: 1
@@ -45,5 +45,5 @@ rule dft_references:
     conda:
         "../../envs/cp2k.yaml"
     shell:
-        "vimpnn dft-refs --elements {params.elements} --settings {input.settings} --backend {params.backend}"
+        "vimpnn dft-refs --structures {input.structures} --settings {input.settings} --backend {params.backend}"
         " --cache {params.cache} --out {output} &> {log}"
