@@ -24,6 +24,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pack": ("pack", "join structures and DFT results into one HDF5 dataset with bonds, splits, provenance"),
     "info": ("info", "print what an HDF5 dataset file holds"),
     "download": ("download", "fetch a released dataset file of the manifest and verify its sha256"),
+    "tables": ("tables", "the paper's Tables 1-5 (CSV + Markdown) from evaluated runs, with the paper's numbers"),
+    "figures": ("figures", "the paper's Figures 3-7 and training curves (PNG + SVG) from evaluated runs"),
+    "report": ("report", "one self-contained HTML page: tables, figures, datasets, DFT settings, provenance"),
+    "plan": ("plan", "the experiment design's runs and their estimated GPU-hours from a measured epoch time"),
 }
 
 

@@ -182,7 +182,8 @@ def render(atoms, user_settings: dict, template: str | None = None) -> Rendered:
     for axis, vec in zip("abc", cell):
         set_path(tree, f"{sub}/cell/{axis}", [round(float(x), 10) + 0.0 for x in vec])
     set_path(tree, f"{sub}/coord/*", [f"{e} {x:.10f} {y:.10f} {z:.10f}" for e, (x, y, z) in zip(symbols, positions)])
-    set_path(tree, f"{sub}/kind", {e: {"basis_set": s["basis_set"], "potential": s["potential"]} for e in sorted(set(symbols))})
+    kinds = {e: {"basis_set": s["basis_set"], "potential": s["potential"]} for e in sorted(set(symbols))}
+    set_path(tree, f"{sub}/kind", kinds)
     mult = spin(atoms, template)
     if mult is not None:
         set_path(tree, "force_eval/dft/uks", True)

@@ -1,0 +1,294 @@
+"""Fast tests of vimpnn.dft: templates, parsing, settings, cache, retry ladder and faults (fake cp2k.psmp), EMT."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk, molecule
+from ase.calculators.emt import EMT
+from ase.units import Hartree
+
+from tests import fake_cp2k
+from tests.conftest import ROOT
+from vimpnn.dft import compute, templates
+from vimpnn.dft.parsing import parse_output
+from vimpnn.dft.settings import for_template, resolve
+from vimpnn.errors import DFTSetupError, InputFormatError
+from vimpnn.structures.io import write_structures
+
+DATA = ROOT / "tests" / "data" / "dft"
+
+
+def tagged(atoms, sid, scale=1.0):
+    atoms.info.update(system_id=sid, scale=scale)
+    return atoms
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """Put the fake cp2k.psmp first on PATH; returns (set_mode, log path)."""
+    log = tmp_path / "calls.log"
+
+    def use(mode: str, **extra: str):
+        for k, v in fake_cp2k.environment(tmp_path / "bin", mode, log, **extra).items():
+            monkeypatch.setenv(k, v)
+
+    return use, log
+
+
+# --- templates -----------------------------------------------------------------------------------------------
+
+def test_render_is_deterministic_and_hash_follows_settings():
+    s = resolve({})
+    ch4 = tagged(molecule("CH4"), "ch4")
+    a, b = templates.render(ch4, s), templates.render(ch4.copy(), s)
+    assert a.text == b.text and a.input_hash == b.input_hash and len(a.input_hash) == 64
+    assert templates.render(ch4, resolve({"cutoff": 300})).input_hash != a.input_hash
+    assert "CUTOFF 400.0" in a.text and "POISSON_SOLVER WAVELET" in a.text and "&OT" in a.text
+    assert "UKS" not in a.text  # closed shell
+
+
+def test_template_choice_and_spin():
+    assert templates.choose_template(molecule("H2O")) == "molecule"
+    assert templates.choose_template(Atoms("Cu2", positions=[[0, 0, 0], [2.3, 0, 0]])) == "metal_cluster"
+    assert templates.choose_template(bulk("Al", "fcc", a=4.05)) == "bulk_metal"
+    s = resolve({})
+    carbon = templates.render(tagged(Atoms("C"), "c"), s).text
+    assert "UKS .TRUE." in carbon and "MULTIPLICITY 3" in carbon
+    ch3 = templates.render(tagged(molecule("CH3"), "ch3"), s).text
+    assert "MULTIPLICITY 2" in ch3
+    copper = templates.render(tagged(Atoms("Cu"), "cu"), s).text
+    assert "UKS .TRUE." in copper and "MULTIPLICITY 2" in copper and "&SMEAR" in copper
+    for metal in (bulk("Cu", "fcc", a=3.61), Atoms("Al3", positions=[[0, 0, 0], [2.8, 0, 0], [0, 2.8, 0]])):
+        assert "UKS" not in templates.render(tagged(metal, "m"), s).text  # smeared RKS despite odd electrons
+
+
+def test_box_holds_the_largest_scaling_and_is_shared_by_all_scalings():
+    s = resolve({})
+    ref = molecule("C6H6")
+    extent = np.ptp(ref.get_positions(), axis=0)
+    boxes = []
+    for scale in (0.9, 1.0, 1.5):
+        atoms = ref.copy()
+        atoms.set_positions((ref.get_positions() - ref.get_positions().mean(0)) * scale)
+        atoms.info["scale"] = scale
+        lengths, centred = templates.box(atoms, s)
+        boxes.append(lengths)
+        assert np.all(centred.min(0) >= s["vacuum"] - 1e-9) and np.all(centred.max(0) <= lengths - s["vacuum"] + 1e-9)
+    assert np.allclose(boxes[0], boxes[1]) and np.allclose(boxes[1], boxes[2])
+    assert np.all(boxes[0] >= 1.5 * extent + 2 * s["vacuum"])
+
+
+def test_kgrid_from_unscaled_cell_and_explicit():
+    s = for_template(resolve({"kpoint_length": 20.0}), "bulk_metal")
+    cells = []
+    for f in (0.9, 1.0, 1.3):
+        c = bulk("Al", "fcc", a=4.05 * f)
+        c.info["scale"] = f
+        cells.append(templates.kgrid(c, s))
+    assert cells == [(8, 8, 8)] * 3  # |a| = 2.864 Å: ceil(20 / 2.864) = 7, rounded up to even
+    assert templates.kgrid(bulk("Al"), {**s, "kpoints": [2, 3, 4]}) == (2, 3, 4)
+    slab = Atoms("Al", cell=[2.86, 2.86, 40.0], pbc=True)
+    assert templates.kgrid(slab, s) == (8, 8, 1)
+    text = templates.render(tagged(bulk("Al", "fcc", a=4.05), "al"), resolve({"kpoints": [4, 4, 4]})).text
+    assert "SCHEME MONKHORST-PACK 4 4 4" in text
+
+
+def test_settings_layers():
+    s = resolve({"cutoff": 350, "templates": {"bulk_metal": {"cutoff": 500}}})
+    assert for_template(s, "molecule")["cutoff"] == 350
+    assert for_template(s, "bulk_metal")["cutoff"] == 500
+    assert for_template(s, "bulk_metal")["max_scf"] == 100  # template default
+    assert for_template(s, "molecule")["basis_set"] == "DZVP-MOLOPT-GTH"
+    assert for_template(s, "metal_cluster")["basis_set"] == "DZVP-MOLOPT-SR-GTH"
+    assert for_template(resolve({"max_scf": 70}), "bulk_metal")["max_scf"] == 70  # user beats template
+    with pytest.raises(DFTSetupError, match="cutof"):
+        resolve({"cutof": 300})
+
+
+def test_invalid_override_is_rejected_by_cp2k_schema():
+    with pytest.raises(Exception, match="(?i)nonsense"):
+        templates.render(tagged(molecule("H2"), "h2"), resolve({"overrides": {"force_eval/dft/nonsense": 1}}))
+
+
+def test_missing_basis_names_element_and_set():
+    with pytest.raises(DFTSetupError, match=r"element U has no basis set DZVP-MOLOPT-GTH in .*BASIS_MOLOPT"):
+        templates.render(tagged(Atoms("U"), "u"), resolve({}))
+    with pytest.raises(DFTSetupError, match=r"element Si has no .*EMT"):
+        compute([tagged(Atoms("Si"), "si")], {"backend": "emt"})
+
+
+# --- parsing (a real CP2K 2023.1 output) ---------------------------------------------------------------------
+
+def test_parse_real_output():
+    p = parse_output((DATA / "ch4_molecule.out").read_text())
+    assert p.energy_ev == pytest.approx(-8.074486144623192 * Hartree, abs=1e-9)
+    assert p.scf_converged is True and p.scf_steps == 13 and p.ended
+    assert p.code_version == "CP2K version 2023.1"
+
+
+def test_parse_unconverged_and_empty():
+    p = parse_output("     1 OT DIIS 0.8 1.0 0.1 -1.0 -1.0\n     2 OT DIIS 0.8 1.0 0.1 -1.0 -1.0\n"
+                     " *** SCF run NOT converged ***\n")
+    assert p.scf_converged is False and p.scf_steps == 2 and p.energy_ev is None
+    assert parse_output("").scf_converged is None
+
+
+# --- faults (fake binary) ------------------------------------------------------------------------------------
+
+def test_missing_binary_fails_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(DFTSetupError, match=r"cp2k.psmp.*not found.*apt-get install cp2k"):
+        compute([tagged(molecule("H2"), "h2")], {}, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("structure", [
+    tagged(Atoms("H2", positions=[[0, 0, 0], [0, 0, math.nan]]), "bad-nan"),
+    tagged(Atoms("H2", positions=[[0, 0, 0], [0, 0, math.inf]]), "bad-inf"),
+    tagged(Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.2]]), "bad-close"),
+    tagged(Atoms("Al", cell=[0.25, 3, 3], pbc=True), "bad-image"),
+])
+def test_bad_geometry_rejected_with_id(structure, fake, tmp_path):
+    use, log = fake
+    use("ok")
+    with pytest.raises(InputFormatError, match=structure.info["system_id"]):
+        compute([tagged(molecule("H2"), "good"), structure], {}, cache_dir=tmp_path / "cache")
+    assert fake_cp2k.calls(log) == 0
+
+
+def test_ok_run_energy_units_and_record(fake, tmp_path):
+    use, log = fake
+    use("ok")
+    (r,) = compute([tagged(molecule("CH4"), "ch4")], {}, cache_dir=tmp_path / "cache")
+    assert r.status == "ok" and r.energy == pytest.approx(-2.5 * Hartree) and r.reason is None
+    assert r.backend == "cp2k" and r.scf_converged and r.scf_steps == 7 and "2023.1" in r.code_version
+    assert r.settings["template"] == "molecule" and r.settings["cutoff"] == 400
+    assert len(r.settings["template_hash"]) == 64
+    assert [a["step"] for a in r.attempts] == ["initial"]
+    assert not (tmp_path / "cache" / "scratch" / r.input_hash).exists()  # scratch removed after the run
+
+
+@pytest.mark.parametrize("mode, reason", [
+    ("noenergy", "no total energy"), ("unconverged", "SCF not converged"), ("crash", "exited with status 1"),
+])
+def test_failures_go_through_the_ladder_and_never_carry_an_energy(mode, reason, fake, tmp_path):
+    use, log = fake
+    use(mode)
+    (r,) = compute([tagged(molecule("CH4"), "ch4")], {}, cache_dir=tmp_path / "cache")
+    assert r.status == "failed" and r.energy is None and reason in r.reason
+    steps = [a["step"] for a in r.attempts]
+    assert steps == ["initial", "more_scf_steps", "diagonalisation_smearing", "smaller_mixing"]
+    assert fake_cp2k.calls(log) == 4
+    (again,) = compute([tagged(molecule("CH4"), "ch4")], {}, cache_dir=tmp_path / "cache")
+    assert again.cached and again.status == "failed" and fake_cp2k.calls(log) == 4
+
+
+def test_ladder_recovers(fake, tmp_path):
+    use, log = fake
+    use("retry_ok")
+    (r,) = compute([tagged(bulk("Al", "fcc", a=4.05), "al")], {"max_scf": 60}, cache_dir=tmp_path / "c")
+    assert r.status == "ok" and [a["step"] for a in r.attempts] == ["initial", "more_scf_steps"]
+    assert r.attempts[0]["status"] == "failed" and fake_cp2k.calls(log) == 2
+
+
+def test_walltime_limit_is_a_failure_not_retried_not_cached(fake, tmp_path):
+    use, log = fake
+    use("sleep")
+    (r,) = compute([tagged(molecule("H2"), "h2")], {"walltime_s": 0.5}, cache_dir=tmp_path / "c")
+    assert r.status == "failed" and "wall-time" in r.reason and len(r.attempts) == 1
+    assert not any((tmp_path / "c").glob("*/*.json"))
+
+
+def test_parallel_jobs_keep_order(fake, tmp_path):
+    use, log = fake
+    use("ok")
+    mols = [tagged(Atoms("H" * n, positions=[[0, 0, 0.8 * k] for k in range(n)]), f"h{n}") for n in (2, 3, 4, 5)]
+    results = compute(mols, {"jobs": 3}, cache_dir=tmp_path / "c")
+    assert [r.system_id for r in results] == ["h2", "h3", "h4", "h5"]
+    assert [r.energy for r in results] == pytest.approx([-0.5 * n * Hartree for n in (2, 3, 4, 5)])
+
+
+def test_kill_9_mid_batch_then_rerun_computes_only_the_rest(tmp_path):
+    mols = [tagged(Atoms("H" * n, positions=[[0, 0, 0.8 * k] for k in range(n)]), f"h{n}") for n in range(2, 8)]
+    write_structures(tmp_path / "s.extxyz", mols)
+    log = tmp_path / "calls.log"
+    cmd = [sys.executable, "-m", "vimpnn.cli.main", "dft", "--in", str(tmp_path / "s.extxyz"), "--out",
+           str(tmp_path / "r.jsonl"), "--cache", str(tmp_path / "cache"), "--no-progress"]
+    env = os.environ | fake_cp2k.environment(tmp_path / "bin", "kill_parent", log, FAKE_CP2K_KILL_AT="3")
+    first = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    assert first.returncode == -9 and not (tmp_path / "r.jsonl").exists()
+    assert fake_cp2k.calls(log) == 3  # two finished, the third killed with its parent
+    second = subprocess.run(cmd, env=env | {"FAKE_CP2K_KILL_AT": "0"}, cwd=ROOT, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert fake_cp2k.calls(log) == 3 + 4  # only the four unfinished ones ran again
+    records = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [r["system_id"] for r in records] == [m.info["system_id"] for m in mols]
+    assert all(r["status"] == "ok" for r in records) and "2 from cache" in second.stdout
+
+
+# --- EMT backend and CLI -------------------------------------------------------------------------------------
+
+def test_emt_matches_ase_and_is_labelled(tmp_path):
+    structures = [tagged(molecule("CH4"), "m"), tagged(bulk("Cu", "fcc", a=3.6), "c"),
+                  tagged(Atoms("Al2", positions=[[0, 0, 0], [2.6, 0, 0]]), "d")]
+    results = compute(structures, {"backend": "emt"}, cache_dir=tmp_path / "c")
+    for atoms, r in zip(structures, results):
+        ref = atoms.copy()
+        ref.calc = EMT()
+        assert r.energy == pytest.approx(ref.get_potential_energy(), abs=1e-12)
+        assert r.backend == "emt" and r.settings["functional"] == "EMT" and "EMT" in r.code_version
+    assert all(r.cached for r in compute(structures, {"backend": "emt"}, cache_dir=tmp_path / "c"))
+
+
+def test_cli_dft_and_refs_emt(tmp_path):
+    from vimpnn.cli.main import main
+
+    mols = [tagged(molecule("H2O"), "w0"), tagged(molecule("NH3"), "a0"), tagged(molecule("CH4"), "m0")]
+    write_structures(tmp_path / "s.extxyz", mols)
+    (tmp_path / "dft.yaml").write_text("dft:\n  backend: emt\n")
+    args = ["dft", "--in", str(tmp_path / "s.extxyz"), "--out", str(tmp_path / "r.jsonl"), "--settings",
+            str(tmp_path / "dft.yaml"), "--start", "1", "--stop", "3", "--cache", str(tmp_path / "c"), "--no-progress"]
+    assert main(args) == 0
+    records = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [r["system_id"] for r in records] == ["a0", "m0"]
+    assert set(records[0]) == {"system_id", "status", "energy", "reason", "backend", "input_hash", "scf_converged",
+                               "scf_steps", "walltime_s", "code_version", "attempts", "settings"}
+    assert main(["dft-refs", "--elements", "H,C,N,O", "--backend", "emt", "--cache", str(tmp_path / "c"),
+                 "--out", str(tmp_path / "refs.json")]) == 0
+    refs = json.loads((tmp_path / "refs.json").read_text())
+    h = Atoms("H")
+    h.calc = EMT()
+    assert refs["unit"] == "eV" and refs["backend"] == "emt"
+    assert refs["energies"]["H"] == pytest.approx(h.get_potential_energy())
+
+
+def test_validate_dft_emt_recovers_emt_lattice_constant(tmp_path, capsys):
+    from vimpnn.cli.main import main
+
+    assert main(["validate-dft", "--element", "Cu", "--backend", "emt", "--cache", str(tmp_path / "c"),
+                 "--plot", str(tmp_path / "cu.png"), "--json", str(tmp_path / "cu.json")]) == 0
+    doc = json.loads((tmp_path / "cu.json").read_text())
+    # ASE EMT's own Cu parameters: a0 = 3.59 Å, B = 134 GPa (Jacobsen et al., Surf. Sci. 366, 394 (1996)).
+    assert doc["a0_A"] == pytest.approx(3.59, abs=0.01) and doc["B_GPa"] == pytest.approx(134, abs=3)
+    assert (tmp_path / "cu.png").stat().st_size > 1000
+
+
+def test_reference_atoms_use_ot_and_the_metal_basis(fake, tmp_path):
+    from vimpnn.dft import reference_energies
+
+    use, log = fake
+    use("ok")
+    refs = reference_energies(["Cu", "H"], {}, cache_dir=tmp_path / "c")
+    assert list(refs) == ["Cu", "H"] and all(r.status == "ok" for r in refs.values())
+    assert {r.settings["template"] for r in refs.values()} == {"molecule"}
+    assert refs["Cu"].settings["basis_set"] == "DZVP-MOLOPT-SR-GTH"
+    assert refs["H"].settings["basis_set"] == "DZVP-MOLOPT-GTH"
+    assert refs["H"].energy == pytest.approx(-0.5 * Hartree)
