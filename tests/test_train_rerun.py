@@ -27,3 +27,20 @@ def test_changed_settings_fail_or_retrain(tmp_path):
     summary = train(arrays, changed, tmp_path, restart_on_change=True)
     assert summary["epochs_run"] == 2 and [r["epoch"] for r in read_log(tmp_path)] == ["1", "2"]
     assert (tmp_path / "last.pt.replaced").exists()
+
+
+def test_element_missing_from_training_keeps_its_free_atom_energy():
+    """With reference energies in the file, an unseen element is not given a zero baseline."""
+    import numpy as np
+
+    from vimpnn.training.normalise import fit_energy_baseline
+
+    arrays = emt_arrays(12)
+    train = np.flatnonzero(~np.isin(np.arange(12), [1, 5, 9]))  # drop CH4 (k % 4 == 1): no C in training
+    arrays.attrs["reference_energies"] = {"energies": {"H": -13.6, "C": -146.0, "O": -431.6}}
+    elements = (1, 6, 8, 13, 29)
+    baseline, _ = fit_energy_baseline(arrays, train, elements)
+    assert baseline[1] == pytest.approx(-146.0)
+    # the elements present are still fitted: training residuals are at the least-squares optimum
+    without, _ = fit_energy_baseline(emt_arrays(12), train, elements)
+    assert np.isfinite(baseline).all() and without[1] == 0.0

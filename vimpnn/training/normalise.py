@@ -4,6 +4,11 @@ Total energies (CP2K: ~-10^4 eV for a QM9 molecule) are dominated by per-atom co
 fit E ~ sum_e n_e b_e over the training systems (n_e = atoms of element e) removes them; the network learns
 the residual divided by its training standard deviation. No global mean is subtracted: the energy stays a
 sum of per-atom terms, so it extrapolates to larger systems.
+
+When the dataset carries isolated-atom reference energies (HDF5 attribute `reference_energies`), the fit
+is b_e = E_atom,e + d_e with the minimum-norm d: an element absent from the training split then keeps its
+free-atom energy instead of 0 (which would be off by its whole total energy, ~400 eV for O), and elements
+that the training systems cannot tell apart (e.g. C and H from CH4 alone) split the energy physically.
 """
 
 from __future__ import annotations
@@ -24,13 +29,27 @@ def element_counts(arrays: SystemArrays, index: np.ndarray, elements: tuple[int,
     return counts
 
 
+# Chemical symbols up to Kr, so training reads reference energies without importing ASE.
+SYMBOLS = ("X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br "
+           "Kr").split()
+
+
+def atom_references(arrays: SystemArrays, elements: tuple[int, ...]) -> np.ndarray:
+    """Isolated-atom energies (eV) of `elements` from the file's provenance; 0 where none was computed."""
+    refs = (arrays.attrs.get("reference_energies") or {}).get("energies", {})
+    return np.array([float(refs.get(SYMBOLS[z], 0.0)) if z < len(SYMBOLS) else 0.0 for z in elements])
+
+
 def fit_energy_baseline(
     arrays: SystemArrays, train: np.ndarray, elements: tuple[int, ...]
 ) -> tuple[np.ndarray, float]:
-    """Per-element energies (eV; 0 for elements absent from training) and the residual std (eV)."""
+    """Per-element energies (eV; the free-atom energy, or 0, for elements absent from training) and the
+    residual std (eV)."""
     counts = element_counts(arrays, train, elements)
     energy = arrays.energy[train]
-    baseline, *_ = np.linalg.lstsq(counts, energy, rcond=None)
+    atoms = atom_references(arrays, elements)
+    correction, *_ = np.linalg.lstsq(counts, energy - counts @ atoms, rcond=None)
+    baseline = atoms + correction
     residual = energy - counts @ baseline
     return baseline, float(max(residual.std(), 1e-3))
 
