@@ -33,21 +33,22 @@ def _pyplot():
     return plt
 
 
-def read_predictions(path: Path) -> dict[str, np.ndarray]:
-    """predictions.csv (docs/architecture.md) as columns; formula stays text, the rest numeric."""
+def _read_columns(path: Path, columns: tuple[str, ...], what: str, text: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The named columns of a CSV file as arrays (numeric unless listed in `text`); errors name the file."""
     try:
         with open(path, newline="") as fh:
             rows = list(csv.DictReader(fh))
     except FileNotFoundError:
-        raise InputFormatError(f"{path}: predictions missing (run `snakemake evaluate` first)") from None
-    missing = [c for c in PREDICTION_COLUMNS if rows and c not in rows[0]]
+        raise InputFormatError(f"{path}: {what} missing") from None
+    missing = [c for c in columns if rows and c not in rows[0]]
     if missing or not rows:
-        raise InputFormatError(f"{path}: no rows or missing column(s) {missing}")
-    out = {c: np.array([r[c] for r in rows]) for c in PREDICTION_COLUMNS}
-    for c in PREDICTION_COLUMNS:
-        if c != "formula":
-            out[c] = out[c].astype(float)
-    return out
+        raise InputFormatError(f"{path}: no rows or missing column(s) {missing or list(columns)}")
+    return {c: np.array([r[c] for r in rows]) if c in text else np.array([float(r[c]) for r in rows]) for c in columns}
+
+
+def read_predictions(path: Path) -> dict[str, np.ndarray]:
+    """predictions.csv (docs/architecture.md) as columns; formula stays text, the rest numeric."""
+    return _read_columns(path, PREDICTION_COLUMNS, "predictions (run `snakemake evaluate` first)", text=("formula",))
 
 
 @dataclass
@@ -297,14 +298,7 @@ def node_contribution_figure(inputs: Inputs, factors: np.ndarray = np.linspace(0
 
 
 def read_log(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except FileNotFoundError:
-        raise InputFormatError(f"{path}: training log missing") from None
-    if not rows or not {"epoch", "train_loss", "val_mae"} <= set(rows[0]):
-        raise InputFormatError(f"{path}: no rows or missing column(s) epoch/train_loss/val_mae")
-    return {k: np.array([float(r[k]) for r in rows]) for k in ("epoch", "train_loss", "val_mae")}
+    return _read_columns(path, ("epoch", "train_loss", "val_mae"), "training log")
 
 
 def training_curves(inputs: Inputs) -> object:
