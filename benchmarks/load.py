@@ -33,9 +33,8 @@ from vimpnn.data.hdf5 import read_dataset, write_dataset
 from vimpnn.graphs import GraphDataset, batch_to
 from vimpnn.models import build_model
 from vimpnn.training.config import TrainConfig
-from vimpnn.training.loss import loss_terms, total_loss
 from vimpnn.training.normalise import set_normalisation
-from vimpnn.training.trainer import batches, resolve_device
+from vimpnn.training.trainer import batches, resolve_device, train_step
 
 GOAL_STRUCTURES_PER_S = 50_000  # issue 5, AugQM9-sized molecules
 ELEMENT_ENERGY = {1: -13.6, 6: -1029.0, 7: -1485.0, 8: -2042.0, 9: -2713.0}  # eV, rough isolated-atom scale
@@ -98,10 +97,7 @@ def train_step_seconds(arrays: SystemArrays, dataset: GraphDataset, batch_size: 
     model.train()
 
     def step(batch):
-        loss = total_loss(loss_terms(model, model(batch), batch), config.alpha)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, batch, optimizer, config.alpha)
 
     step(data[0])  # warm-up
     times = []

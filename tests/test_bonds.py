@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from ase import Atoms
 from ase.build import bulk, molecule
 
 from vimpnn.bonds import MULTIPLE, NONBONDED, SINGLE, COVALENT_RADII, max_bond_length, perceive_bonds

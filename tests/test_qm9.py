@@ -1,12 +1,10 @@
-import gzip
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vimpnn.errors import InputFormatError
-from vimpnn.structures.qm9 import SHIPPED, open_qm9, parse_xyz_records, read_qm9pack_csv, read_xyz
+from vimpnn.structures.qm9 import SHIPPED, open_qm9, read_qm9pack_csv, read_xyz
 
 CH4 = """5
 gdb 1\t157.7118\t157.70997\t157.70699\t0.\t13.21\t-0.3877\t0.1171\t0.5048\t35.3641\t0.044749\t-40.47893\t-40.476062\t-40.475117\t-40.498597\t6.469\t

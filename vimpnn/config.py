@@ -7,12 +7,13 @@ from pathlib import Path
 from vimpnn.errors import InputFormatError
 
 
-def load_config(path: str | Path) -> dict:
+def load_config(path: str | Path, what: str = "config file") -> dict:
+    """A YAML mapping; `what` names the kind of file in the error when it is missing."""
     import yaml
 
     path = Path(path)
     if not path.exists():
-        raise InputFormatError(f"config file {path} does not exist")
+        raise InputFormatError(f"{what} {path} does not exist")
     try:
         config = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  systems       {len(a)} ({len(a.failed)} failed DFT excluded), {len(np.unique(a.group))} groups")
     print(f"  atoms         {int(n_atoms.sum())} ({n_atoms.min()}-{n_atoms.max()} per system), "
           f"elements {' '.join(chemical_symbols[z] for z in elements)}")
-    print(f"  splits        " + ", ".join(f"{k} {len(v)}" for k, v in a.splits.items()))
+    print("  splits        " + ", ".join(f"{k} {len(v)}" for k, v in a.splits.items()))
     print(f"  energy        {a.energy.min():.4f} .. {a.energy.max():.4f} eV "
           f"(per atom {np.min(a.energy / n_atoms):.4f} .. {np.max(a.energy / n_atoms):.4f} eV)")
     print(f"  scale         {a.scale.min():.4f} .. {a.scale.max():.4f}")

@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from vimpnn.config import load_config
 from vimpnn.errors import InputFormatError, VimpnnError
 
 
@@ -25,15 +26,8 @@ class DownloadError(VimpnnError, RuntimeError):
 
 
 def load_manifest(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    import yaml
-
-    path = Path(path)
-    if not path.exists():
-        raise InputFormatError(f"manifest {path} does not exist")
-    try:
-        entries = (yaml.safe_load(path.read_text()) or {}).get("files", [])
-    except yaml.YAMLError as exc:
-        raise InputFormatError(f"{path}: not valid YAML ({exc})") from None
+    """name -> entry of every released file; entries missing a field are an error naming it."""
+    entries = load_config(path, what="manifest").get("files", [])
     out = {}
     for k, e in enumerate(entries):
         for key in ("name", "url", "sha256", "size"):

@@ -148,16 +148,22 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
     return summary
 
 
+def train_step(model, batch: dict, optimizer, alpha: float) -> torch.Tensor:
+    """One optimiser step on one batch (energy + weighted auxiliary losses); returns the loss."""
+    loss = total_loss(loss_terms(model, model(batch), batch), alpha)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
 def _train_epoch(model, dataset, index, config: TrainConfig, optimizer, device, epoch: int) -> float:
     model.train()
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
     total, n = 0.0, 0
     for batch in batches(dataset, index, config.batch_size, generator):
         batch = batch_to(batch, device)
-        loss = total_loss(loss_terms(model, model(batch), batch), config.alpha)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss = train_step(model, batch, optimizer, config.alpha)
         k = int(batch[keys.N_ATOMS].shape[0])
         total, n = total + float(loss.detach()) * k, n + k
     return total / n

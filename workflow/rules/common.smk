@@ -3,6 +3,7 @@ import math
 
 import yaml
 
+from vimpnn.data.download import load_manifest
 from vimpnn.structures.datasets import count_systems
 
 
@@ -51,10 +52,5 @@ def dataset_file(dataset):
     }[source]
 
 
-def manifest():
-    with open(config["download"]["manifest"]) as fh:
-        return {entry["name"]: entry for entry in yaml.safe_load(fh)["files"]}
-
-
 def download_targets():
-    return [f"results/download/{name}" for name in manifest()]
+    return [f"results/download/{name}" for name in load_manifest(config["download"]["manifest"])]
