@@ -139,3 +139,14 @@ def test_pack_cli_and_results_errors(tmp_path, capsys):
     (tmp_path / "bad.jsonl").write_text('{"system_id": "x", "status": "ok"}\nnot json\n')
     with pytest.raises(InputFormatError, match=r"bad\.jsonl: line 2: not JSON"):
         read_results([tmp_path / "bad.jsonl"])
+
+
+def test_scaled_copies_share_one_bond_perception():
+    from unittest import mock
+
+    import vimpnn.data.pack as pack_module
+
+    structures = build("augqm9", {**CONFIG, "qm9": {"source": "shipped", "n_molecules": 3}})  # 3 molecules x 4
+    with mock.patch.object(pack_module, "perceive_bonds", wraps=pack_module.perceive_bonds) as perceive:
+        pack("augqm9", structures, _fake_results(structures), CONFIG)
+    assert perceive.call_count == 3

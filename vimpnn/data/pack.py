@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from vimpnn import __version__
-from vimpnn.bonds import perceive_bonds
+from vimpnn.bonds import perceive_bonds, reference_geometry
 from vimpnn.data.arrays import SystemArrays
 from vimpnn.data.splits import make_splits
 from vimpnn.errors import DataFileError, InputFormatError
@@ -61,20 +61,13 @@ class _BondCache:
     def __call__(self, atoms) -> tuple[np.ndarray, np.ndarray]:
         scale = float(atoms.info.get("scale", 1.0))
         key = (int(atoms.info.get("group", -1)), len(atoms))
-        ref = _reference_positions(atoms, scale)
+        ref = reference_geometry(atoms, scale).positions
         hit = self._cache.get(key)
         if hit is not None and np.allclose(hit[0], ref, atol=1e-6):
             return hit[1], hit[2]
         pairs, types = perceive_bonds(atoms, scale)
         self._cache[key] = (ref, pairs, types)
         return pairs, types
-
-
-def _reference_positions(atoms, scale: float) -> np.ndarray:
-    if atoms.pbc.any():
-        return atoms.get_scaled_positions(wrap=False)  # fractional coordinates do not change with the lattice
-    c = atoms.positions.mean(axis=0)
-    return (atoms.positions - c) / scale
 
 
 def pack(
