@@ -1,4 +1,4 @@
-"""Bond types of SPEC §4: three types per graph edge, perceived once on the reference geometry.
+"""Bond types (docs/bonds.md): three types per graph edge, perceived once on the reference geometry.
 
 Types (see docs/bonds.md):
     0 NONBONDED - no chemical bond between the pair (every edge not in the bond table),

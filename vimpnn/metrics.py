@@ -1,4 +1,4 @@
-"""Test metrics of SPEC §5 (numpy only): MAE, MSE, RE as mean and std, and DSC per energy curve.
+"""Test metrics (numpy only): MAE, MSE, RE as mean and std, and DSC per energy curve.
 
 DSC (distance to stable configuration), docs/models.md: a curve is one `group` (one molecule's scalings,
 one element's lattice scan, one cluster's scalings) with at least 3 distinct scalings. Its minimum is

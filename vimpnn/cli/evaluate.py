@@ -24,7 +24,7 @@ PREDICTION_COLUMNS = ("index", "group", "source_id", "scale", "n_atoms", "formul
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="run directory of `vimpnn train` (reads best.pt)")
-    parser.add_argument("--data", required=True, help="dataset HDF5 file (SPEC §3)")
+    parser.add_argument("--data", required=True, help="dataset HDF5 file (docs/hdf5.md)")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"), help="split to evaluate")
     parser.add_argument("--out", required=True, help="output directory: metrics.json, metrics.csv, predictions.csv")
     parser.add_argument("--batch-size", type=int, default=64, help="systems per inference batch")

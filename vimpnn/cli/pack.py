@@ -1,4 +1,4 @@
-"""`vimpnn pack`: structures + DFT result chunks -> one HDF5 dataset (SPEC §3)."""
+"""`vimpnn pack`: structures + DFT result chunks -> one HDF5 dataset (docs/hdf5.md)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="dataset HDF5 file (SPEC §3) with train/val splits")
+    parser.add_argument("--data", required=True, help="dataset HDF5 file (docs/hdf5.md) with train/val splits")
     parser.add_argument("--model", choices=("mpnn", "mpnn_nobt", "vimpnn"), help="model (default vimpnn)")
     parser.add_argument("--variant", choices=("a.i", "a.ii", "b.i", "b.ii", "c"), help="VIMPNN variant (a.ii)")
     parser.add_argument("--aux", help="comma-separated auxiliary heads (n_atoms_per_type, n_orbitals_per_type, "

@@ -1,4 +1,4 @@
-"""Datasets as flat ragged arrays (SPEC §3): HDF5 I/O, splits, torch loading."""
+"""Datasets as flat ragged arrays (docs/hdf5.md): HDF5 I/O, splits, torch loading."""
 
 from vimpnn.data.arrays import SystemArrays
 from vimpnn.data.hdf5 import read_dataset, write_dataset

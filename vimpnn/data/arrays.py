@@ -1,4 +1,4 @@
-"""In-memory form of one dataset, mirroring the HDF5 schema of SPEC §3 field for field.
+"""In-memory form of one dataset, mirroring the HDF5 schema of docs/hdf5.md field for field.
 
 Ragged per-system data is stored flat with offsets (system i owns atoms offsets[i]:offsets[i+1]),
 so loading a file is a handful of array reads and indexing a system is two slices.

@@ -1,4 +1,4 @@
-"""HDF5 files of SPEC §3: the one contract between DFT (CPU nodes) and learning (GPU nodes).
+"""HDF5 dataset files (layout: docs/hdf5.md): the one contract between DFT (CPU nodes) and learning (GPU nodes).
 
 Ragged data is stored flat with offsets, so reading a file is a fixed number of array reads no matter
 how many systems it holds. Files are written to `name.tmp` and renamed, so a reader never sees half a
@@ -94,7 +94,7 @@ def read_dataset(path: str | os.PathLike) -> SystemArrays:
             fields: dict[str, Any] = {}
             for name, (attr, dtype, ndim) in LAYOUT.items():
                 if name not in f:
-                    raise DataFileError(f"{path}: missing dataset /{name} (not a vimpnn HDF5 file of SPEC §3?)")
+                    raise DataFileError(f"{path}: missing dataset /{name} (not a vimpnn dataset file? see docs/hdf5.md)")
                 data = f[name][()]
                 if data.ndim != ndim:
                     raise DataFileError(f"{path}: /{name} has {data.ndim} dimensions, expected {ndim}")

@@ -1,4 +1,4 @@
-"""Train/val/test splits of SPEC §1 and paper Section 5, always by group so no curve leaks across splits.
+"""Train/val/test splits of docs/datasets.md and paper Section 5, always by group so no curve leaks across splits.
 
 AugQM9 and the growth subsets split *groups* (a molecule with all its scalings, a growth, a scaled
 configuration) by fractions after a seeded shuffle. InfCrystal follows the paper: per element curve,

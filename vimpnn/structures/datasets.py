@@ -1,4 +1,4 @@
-"""The four datasets of SPEC §1 as lists of ASE Atoms, from the config.
+"""The four datasets of docs/datasets.md as lists of ASE Atoms, from the config.
 
 Every structure carries `atoms.info`: system_id (stable, unique), dataset, group (the unit of splits
 and DSC curves), source_id (QM9 index / cluster size / lattice grid index) and scale.

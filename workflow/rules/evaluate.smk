@@ -1,4 +1,4 @@
-# Evaluation: test-set metrics and predictions of one run directory (SPEC §5, docs/architecture.md).
+# Evaluation: test-set metrics and predictions of one run directory (docs/experiments.md, docs/architecture.md).
 
 
 def evaluate_targets():
