@@ -1,4 +1,5 @@
-"""Graph construction: complete graphs, periodic images (1-atom cell), bond types per edge, batching."""
+"""Graph construction: cutoff and complete graphs, periodic images (1-atom cell), bond types per edge from the
+reference topology, batching."""
 
 import numpy as np
 import pytest
@@ -7,10 +8,9 @@ from ase.build import bulk, molecule
 from ase.neighborlist import neighbor_list
 
 from vimpnn import keys
-from vimpnn.bonds import ORGANIC, SINGLE, perceive_bonds
+from vimpnn.bonds import ORGANIC, SINGLE, max_bond_length, perceive_bonds
 from vimpnn.data import SystemArrays
-from vimpnn.graphs import (GraphDataset, complete_graph, complete_graph_edge, cutoff_graph, edge_bond_types,
-                           edge_vectors)
+from vimpnn.graphs import GraphDataset, complete_graph, cutoff_graph, edge_vectors, system_edges
 from vimpnn.structures.scaling import scaled
 
 
@@ -21,14 +21,37 @@ def arrays_of(atoms_list):
     return SystemArrays.from_atoms(atoms_list, [0.0] * len(atoms_list), bonds)
 
 
-def test_molecule_is_complete_graph_with_bond_types():
-    ds = GraphDataset(arrays_of([molecule("CH4")]))
+@pytest.mark.parametrize("molecule_graph", ["cutoff", "complete"])
+def test_molecule_graph_with_bond_types(molecule_graph):
+    ds = GraphDataset(arrays_of([molecule("CH4")]), molecule_graph=molecule_graph)
     b = ds.collate([0])
-    assert b[keys.EDGE_INDEX].shape == (2, 20)  # 5 x 4 directed pairs
+    assert b[keys.EDGE_INDEX].shape == (2, 20)  # 5 x 4 directed pairs, all closer than 5 Å
     bonded = b[keys.BOND_TYPE] == SINGLE
     assert int(bonded.sum()) == 8  # four C-H bonds, both directions
     carbon_edges = (b[keys.EDGE_INDEX] == 0).any(dim=0)
     assert bool((bonded == carbon_edges).all())  # every bond involves C (atom 0); no H-H bond
+    expected = 5.0 if molecule_graph == "cutoff" else np.inf
+    assert (b[keys.EDGE_CUTOFF].numpy() == expected).all()
+
+
+def test_separated_fragments_share_no_edge_unless_complete_graph():
+    pair = molecule("CH4") + molecule("CH4")
+    pair.positions[5:] += [100.0, 0.0, 0.0]
+    for graph, n_edges in (("cutoff", 2 * 20), ("complete", 10 * 9)):
+        b = GraphDataset(arrays_of([pair.copy()]), molecule_graph=graph).collate([0])
+        assert b[keys.EDGE_INDEX].shape[1] == n_edges
+
+
+@pytest.mark.parametrize("stretch", [1.0, 1.3, 1.5, 3.0])
+def test_molecule_bond_types_do_not_depend_on_the_stretch(stretch):
+    """A pair of the bond table is bonded at any length (the bond channel follows the reference topology)."""
+    ref = molecule("CH4")
+    bonds = perceive_bonds(ref)
+    stretched = scaled(ref, stretch)
+    stretched.info["scale"] = 1.0  # even with the stretch unknown to the graph
+    arrays = SystemArrays.from_atoms([stretched], [0.0], [bonds])
+    b = GraphDataset(arrays, molecule_graph="complete").collate([0])
+    assert int((b[keys.BOND_TYPE] == SINGLE).sum()) == 8
 
 
 def test_one_atom_fcc_cell_has_twelve_bonded_self_images():
@@ -55,11 +78,13 @@ def test_cutoff_graph_matches_ase_neighbour_list():
     atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((1, 2, 1))
     atoms.rattle(0.1, seed=1)
     atoms.positions += [5.0, -7.0, 0.3]  # atoms outside the cell must still work
-    pairs, shift = cutoff_graph(atoms.positions, atoms.cell.array, atoms.pbc, 4.5)
-    d = np.linalg.norm(atoms.positions[pairs[:, 0]] + shift - atoms.positions[pairs[:, 1]], axis=1)
+    pairs, image = cutoff_graph(atoms.positions, atoms.cell.array, atoms.pbc, 4.5)
+    assert image.dtype.kind == "i"
+    d = np.linalg.norm(atoms.positions[pairs[:, 0]] + image @ atoms.cell.array - atoms.positions[pairs[:, 1]], axis=1)
     i, j, d_ase = neighbor_list("ijd", atoms, 4.5)
     assert len(d) == len(d_ase)
     assert np.allclose(np.sort(d), np.sort(d_ase), atol=1e-9)
+    assert sorted(zip(pairs[:, 1], pairs[:, 0])) == sorted(zip(i, j))  # [source, receiver] = ASE's (j, i)
 
 
 def test_metal_cluster_uses_cutoff():
@@ -92,30 +117,40 @@ def test_characteristic_length_is_reference_bond_length(scale):
     assert ds.characteristic_length()[0] == pytest.approx(4.05 / np.sqrt(2), abs=1e-4)
 
 
-def test_complete_graph_edge_is_position_in_complete_graph():
-    for n in (2, 3, 7):
-        w, v = complete_graph(n).T
-        assert complete_graph_edge(n, w, v).tolist() == list(range(n * (n - 1)))
+def test_complete_graph_only_for_molecules():
+    cell = bulk("Al", "fcc", a=4.05)
+    pairs, image, rc = system_edges(cell.numbers, cell.positions, cell.cell.array, cell.pbc, 5.0, "complete")
+    assert rc == 5.0 and len(pairs) == 42
+    mol = molecule("H2O")
+    pairs, image, rc = system_edges(mol.numbers, mol.positions, mol.cell.array, mol.pbc, 1.0, "complete")
+    assert rc == np.inf and pairs.tolist() == complete_graph(3).tolist() and not image.any()
 
 
-def straightforward_batch(arrays, indices, cutoff):
-    """The batch built system by system (graphs, bond types) and concatenated: the reference for `collate`."""
-    parts = {k: [] for k in (keys.Z, keys.POSITIONS, keys.EDGE_INDEX, keys.EDGE_SHIFT, keys.BOND_TYPE)}
+def straightforward_batch(arrays, indices, cutoff, molecule_graph):
+    """The batch built system by system (graphs, bond types with the physical rule written out) and
+    concatenated: the reference for `collate`."""
+    parts = {k: [] for k in (keys.Z, keys.POSITIONS, keys.EDGE_INDEX, keys.EDGE_SHIFT, keys.EDGE_CUTOFF,
+                             keys.BOND_TYPE)}
     first = 0
     for i in indices:
         sl, bsl = arrays.atom_slice(i), arrays.bond_slice(i)
         z, pos = arrays.numbers[sl], arrays.positions[sl]
-        if not arrays.pbc[i].any() and set(z.tolist()) <= ORGANIC:
-            pairs, shift = complete_graph(len(z)), np.zeros((len(z) * (len(z) - 1), 3))
+        if molecule_graph == "complete" and not arrays.pbc[i].any() and set(z.tolist()) <= ORGANIC:
+            pairs, shift, rc = complete_graph(len(z)), np.zeros((len(z) * (len(z) - 1), 3)), np.inf
         else:
-            pairs, shift = cutoff_graph(pos, arrays.cell[i], arrays.pbc[i], cutoff)
+            pairs, image = cutoff_graph(pos, arrays.cell[i], arrays.pbc[i], cutoff)
+            shift, rc = image @ arrays.cell[i], cutoff
         d = np.linalg.norm(pos[pairs[:, 0]] + shift - pos[pairs[:, 1]], axis=1)
-        parts[keys.BOND_TYPE].append(torch.from_numpy(edge_bond_types(
-            pairs, z, d, arrays.scale[i], arrays.bond_pairs[bsl], arrays.bond_type[bsl])))
+        table = {tuple(sorted(p)): t for p, t in zip(arrays.bond_pairs[bsl].tolist(), arrays.bond_type[bsl].tolist())}
+        types = [table.get(tuple(sorted(p)), 0) if not arrays.pbc[i].any()
+                 or dist / arrays.scale[i] <= max_bond_length(z[p[0]], z[p[1]]) else 0
+                 for p, dist in zip(pairs.tolist(), d)]
+        parts[keys.BOND_TYPE].append(torch.tensor(types, dtype=torch.int64))
         parts[keys.Z].append(torch.from_numpy(z.astype(np.int64)))
         parts[keys.POSITIONS].append(torch.from_numpy(pos).float())
         parts[keys.EDGE_INDEX].append(torch.from_numpy(pairs.T + first))
         parts[keys.EDGE_SHIFT].append(torch.from_numpy(shift).float())
+        parts[keys.EDGE_CUTOFF].append(torch.full((len(pairs),), rc, dtype=torch.float32))
         first += len(z)
     batch = {k: torch.cat(v, dim=1 if k == keys.EDGE_INDEX else 0) for k, v in parts.items()}
     idx = np.asarray(indices)
@@ -135,7 +170,8 @@ def scaled_copy(atoms, s):
     return out
 
 
-def test_vectorised_batch_equals_straightforward_one_key_by_key():
+@pytest.mark.parametrize("molecule_graph", ["cutoff", "complete"])
+def test_vectorised_batch_equals_straightforward_one_key_by_key(molecule_graph):
     mols = [molecule(name) for name in ("CH4", "H2O", "C6H6", "CH3CH2OH", "HCN")]
     systems = mols + [scaled_copy(m, s) for m in mols for s in (0.9, 1.3)]  # repeated sizes: tiled graphs
     cluster = bulk("Cu", "fcc", a=3.61, cubic=True)
@@ -145,9 +181,9 @@ def test_vectorised_batch_equals_straightforward_one_key_by_key():
     systems += [bulk("Al", "fcc", a=4.05), cell, cluster, bulk("Cu", "fcc", a=3.61, cubic=True)]
     arrays = arrays_of(systems)
     arrays.energy = np.arange(len(systems), dtype=np.float64) - 7.5
-    ds = GraphDataset(arrays, cutoff=4.0)
+    ds = GraphDataset(arrays, cutoff=4.0, molecule_graph=molecule_graph)
     for indices in ([3], list(range(len(systems))), [len(systems) - 2, 4, 0, 9, 4]):
-        fast, ref = ds.collate(indices), straightforward_batch(arrays, indices, 4.0)
+        fast, ref = ds.collate(indices), straightforward_batch(arrays, indices, 4.0, molecule_graph)
         assert fast.keys() == ref.keys()
         for key in ref:
             assert fast[key].dtype == ref[key].dtype and torch.equal(fast[key], ref[key]), key

@@ -1,5 +1,5 @@
-"""Models: invariances, every variant x auxiliary-head combination, hidden sizes, aux loss weight,
-factorised vs straightforward messages."""
+"""Models: invariances, size extensivity, every variant x auxiliary-head combination, hidden sizes, aux loss
+weight and targets, factorised vs straightforward messages."""
 
 import itertools
 
@@ -20,12 +20,12 @@ TINY = dict(message=8, edge_width=8, n_rbf=8)
 MODELS = [("mpnn", {}), ("mpnn_nobt", {})] + [("vimpnn", {"variant": v}) for v in VARIANTS]
 
 
-def batch_of(atoms_list, cutoff=5.0):
+def batch_of(atoms_list, cutoff=5.0, molecule_graph="cutoff"):
     for a in atoms_list:
         a.info.setdefault("scale", 1.0)
     arrays = SystemArrays.from_atoms(atoms_list, [0.0] * len(atoms_list),
                                      [perceive_bonds(a, a.info["scale"]) for a in atoms_list])
-    b = GraphDataset(arrays, cutoff=cutoff).collate(list(range(len(atoms_list))))
+    b = GraphDataset(arrays, cutoff=cutoff, molecule_graph=molecule_graph).collate(list(range(len(atoms_list))))
     return {k: v.double() if v.is_floating_point() else v for k, v in b.items()}
 
 
@@ -60,6 +60,20 @@ def test_periodic_cell_and_supercell_energy_is_extensive(name, kw):
     assert e8.item() == pytest.approx(8 * e1.item(), rel=1e-6)
 
 
+@pytest.mark.parametrize("name,kw", [MODELS[1], MODELS[3]])
+def test_separated_molecules_are_additive_with_the_cutoff_graph(name, kw):
+    """Two CH4 100 Å apart give 2 E(CH4) (size extensive); Gilmer's complete graph couples them."""
+    m = model(name, **kw)
+    pair = molecule("CH4") + molecule("CH4")
+    pair.positions[5:] += [100.0, 0.0, 0.0]
+    one = m(batch_of([molecule("CH4")]))[keys.ENERGY].item()
+    # float32 positions 100 Å out are rounded to ~4e-6 Å
+    assert m(batch_of([pair.copy()]))[keys.ENERGY].item() == pytest.approx(2 * one, abs=1e-6)
+    far = m(batch_of([pair.copy()], molecule_graph="complete"))[keys.ENERGY].item()
+    near = m(batch_of([molecule("CH4")], molecule_graph="complete"))[keys.ENERGY].item()
+    assert abs(far - 2 * near) > 1e-3
+
+
 def test_batching_does_not_change_energies():
     m = model("vimpnn", variant="c")
     systems = [molecule("CH4"), bulk("Al", "fcc", a=4.0), molecule("H2O")]
@@ -91,6 +105,8 @@ def test_hidden_state_sizes(variant, hidden):
     m = build_model("vimpnn", variant=variant)
     assert m.hidden == hidden
     assert m.readout.mlp[0].in_features == 2 * hidden
+    heads = build_model("vimpnn", variant=variant, aux=list(AUX_HEADS)).aux_heads
+    assert all(h.mlp[0].in_features == hidden for h in heads.values())  # h_T only, not h_0
     assert all(net.in_dim == hidden and net.out_dim == 73 for net in m.edge_nets)
 
 
@@ -111,9 +127,13 @@ def test_aux_head_adds_alpha_times_its_mse(head):
     if head == "n_atoms_per_type":
         assert target[0].tolist() == [4, 1, 0, 1, 0, 0, 0]  # CH3OH: 4 H, 1 C, 1 O
     if head == "n_orbitals_per_type":
-        assert target[1].tolist() == [2, 0, 0, 5, 0, 0, 0]  # H2O minimal basis: 2 x 1 (H) + 5 (O)
+        assert target[0].tolist() == [4, 4, 0, 2, 0, 0, 0]  # CH3OH sigma bonds: 4 H-X, C 4, O 2
+        assert target[1].tolist() == [2, 0, 0, 2, 0, 0, 0]  # H2O: 2 x 1 (H) + 2 (O)
     if head == "scaling_gaussian":
-        assert target[:, 0].tolist() == pytest.approx(np.exp(-0.5 * (np.array([0.2, -0.05]) / 0.15) ** 2))
+        centres = np.linspace(0.8, 1.6, 17)
+        expected = np.exp(-0.5 * ((centres - np.array([[1.2], [0.95]])) / 0.05) ** 2)
+        assert target.numpy() == pytest.approx(expected / expected.sum(1, keepdims=True))
+        assert out[head].sum(1).tolist() == pytest.approx([1.0, 1.0])  # a probability distribution
 
 
 @pytest.mark.parametrize("name,kw", MODELS)
@@ -136,3 +156,31 @@ def test_unknown_element_is_a_user_error():
 
     with pytest.raises(VimpnnError, match=r"\[16\]"):
         model("mpnn")(batch_of([molecule("SH2")]))
+
+
+def normalised_targets(m, head, b):
+    """Targets divided by their RMS per component over the set, as the trainer standardises them."""
+    t = m.aux_target(head, b)
+    rms = t.pow(2).mean(0).sqrt()
+    return t / torch.where(rms > 0, rms, torch.ones_like(rms))
+
+
+def test_orbital_target_carries_what_atom_counts_do_not():
+    m = model("vimpnn", aux=["n_atoms_per_type", "n_orbitals_per_type"])
+    isomers = batch_of([molecule("C3H4_C3v"), molecule("C3H4_C2v")])  # propyne, cyclopropene: both C3H4
+    counts, orbitals = (m.aux_target(h, isomers) for h in ("n_atoms_per_type", "n_orbitals_per_type"))
+    assert torch.equal(counts[0], counts[1])
+    assert orbitals[0, 1].item() == 8 and orbitals[1, 1].item() == 10  # C sigma bonds: 4+2+2 vs 3+3+4
+    mixes = batch_of([molecule(n) for n in ("CH4", "NH3", "C2H2", "C2H4", "H2O", "HCN", "CH3OH")])
+    a, o = (normalised_targets(m, h, mixes) for h in ("n_atoms_per_type", "n_orbitals_per_type"))
+    assert (a - o).abs().max() > 0.1  # a per-element constant x count would standardise to the same target
+
+
+def test_scaling_target_tells_compression_from_stretch():
+    m = model("vimpnn", aux=["scaling_gaussian"])
+    b = batch_of([molecule("H2O"), molecule("H2O")])
+    b[keys.SCALE] = torch.tensor([0.9, 1.1], dtype=torch.float64)
+    t = m.aux_target("scaling_gaussian", b)
+    centres = np.linspace(0.8, 1.6, 17)
+    assert centres[int(t[0].argmax())] == pytest.approx(0.9) and centres[int(t[1].argmax())] == pytest.approx(1.1)
+    assert (t[0] - t[1]).abs().max() > 0.3

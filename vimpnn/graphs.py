@@ -1,18 +1,21 @@
 """Graphs of SystemArrays: edges built once per dataset, batched by index tensors without padding.
 
 Edges (docs/models.md):
-    * molecules (non-periodic, only non-metal elements): the complete graph (Gilmer et al. 2017),
-    * metal clusters (non-periodic, any metal atom): pairs closer than `cutoff`,
-    * periodic cells: pairs closer than `cutoff` over all periodic images, self-images included,
-      so a 1-atom fcc cell has its 12 nearest neighbours at a/sqrt(2).
-Each edge takes the bond type of its atom pair from the bond table of SystemArrays (type 0 NONBONDED when
-the pair is absent) only if its reference length, distance / scale, is within `vimpnn.bonds.max_bond_length`:
-that test picks the bonded periodic image. Imports only numpy and torch.
+    * every system: pairs closer than `cutoff`, periodic images included (a 1-atom fcc cell has its 12
+      nearest neighbours at a/sqrt(2)), from vesin's cell-list neighbour search;
+    * molecules (non-periodic, only non-metal elements) with `molecule_graph="complete"`: Gilmer et al.'s
+      complete graph instead, every ordered pair.
+Each edge carries `edge_cutoff`, the radius at which the model's smooth envelope reaches zero (inf for
+complete-graph edges, which have none), so energies and forces are continuous as edges come and go.
+Bond types come from the reference topology only (the bond table, docs/bonds.md), never from the current
+stretch: a non-periodic pair in the table is bonded at any distance; in a periodic system, where a pair
+appears with several images, the bonded image is the one whose length in the reference geometry is within
+`vimpnn.bonds.max_bond_length`. Imports numpy, torch and vesin only.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Final, Sequence
 
 import numpy as np
 import torch
@@ -22,6 +25,13 @@ from vimpnn import keys
 from vimpnn.bonds import NONBONDED, ORGANIC, max_bond_length
 from vimpnn.data.arrays import SystemArrays, ragged_take
 
+MOLECULE_GRAPHS: Final[tuple[str, ...]] = ("cutoff", "complete")
+
+
+def is_molecule(numbers: np.ndarray, pbc: np.ndarray) -> bool:
+    """Non-periodic and made of non-metal elements only (the systems `molecule_graph` applies to)."""
+    return not np.asarray(pbc).any() and set(np.asarray(numbers).tolist()) <= ORGANIC
+
 
 def complete_graph(n: int) -> np.ndarray:
     """Every ordered pair (w, v) with w != v, as (n_edges, 2) [source, receiver]."""
@@ -29,40 +39,38 @@ def complete_graph(n: int) -> np.ndarray:
     return np.stack([src, dst], axis=1)
 
 
-def complete_graph_edge(n: np.ndarray, w: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Position of the ordered pair (w, v), w != v, in `complete_graph(n)` (vectorised)."""
-    return w * (n - 1) + v - (v > w)
-
-
 def cutoff_graph(
     positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs closer than `cutoff` (Å), periodic images included: ((n_edges, 2) [source, receiver],
-    (n_edges, 3) Cartesian shift added to the source position). Vectorised over atoms and images.
+    (n_edges, 3) integer image of the source, whose Cartesian shift `image @ cell` is added to the source
+    position as given, wrapped into the cell or not). Cell-list search (vesin): linear in the atom count.
     """
-    n = len(positions)
+    import vesin
+
     pbc = np.asarray(pbc, dtype=bool)
-    wrap = np.zeros((n, 3))
-    images = np.zeros((1, 3))
-    if pbc.any():
-        frac = positions @ np.linalg.inv(cell)
-        wrap = np.where(pbc, -np.floor(frac), 0.0)  # integer cell offsets bringing atoms into the cell
-        spacing = 1.0 / np.linalg.norm(np.linalg.inv(cell).T, axis=1)  # distances between lattice planes
-        reach = np.where(pbc, np.ceil(cutoff / spacing).astype(int) + 1, 0)
-        grids = np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij")
-        images = np.stack([g.ravel() for g in grids], axis=1).astype(float)
-    wrapped = positions + wrap @ cell if pbc.any() else positions
-    shift_cart = images @ cell if pbc.any() else images
-    # vec[w, v, k] = wrapped[w] + shift_k - wrapped[v]
-    vec = wrapped[:, None, None, :] + shift_cart[None, None, :, :] - wrapped[None, :, None, :]
-    dist = np.linalg.norm(vec, axis=-1)
-    self_term = (np.arange(n)[:, None] == np.arange(n)[None, :])[:, :, None] & (
-        np.abs(images).sum(axis=1) == 0
-    )[None, None, :]
-    w, v, k = np.nonzero((dist < cutoff) & ~self_term)
-    # Shift relative to the unwrapped positions: pos[w] + shift - pos[v] equals vec[w, v, k].
-    shift = (images[k] + wrap[w] - wrap[v]) @ cell if pbc.any() else np.zeros((len(w), 3))
-    return np.stack([w, v], axis=1), shift
+    box = np.asarray(cell, dtype=np.float64) if pbc.any() else np.zeros((3, 3))
+    nl = vesin.NeighborList(cutoff=float(cutoff), full_list=True)
+    # vesin's pair (i, j, S) is the vector pos[j] + S @ cell - pos[i]: j is our source, i the receiver.
+    i, j, image = nl.compute(np.ascontiguousarray(positions, dtype=np.float64), box, pbc, "ijS")
+    pairs = np.stack([j, i], axis=1).astype(np.int64)
+    return pairs.reshape(-1, 2), np.asarray(image, dtype=np.int64).reshape(-1, 3)
+
+
+def system_edges(
+    numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float,
+    molecule_graph: str = "cutoff",
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Edges of one system: (n_edges, 2) [source, receiver], (n_edges, 3) integer source images and the
+    envelope radius of its edges (inf for a complete graph). The one graph rule of training and inference.
+    """
+    if molecule_graph not in MOLECULE_GRAPHS:
+        raise ValueError(f"molecule_graph must be one of {MOLECULE_GRAPHS}, not {molecule_graph!r}")
+    if molecule_graph == "complete" and is_molecule(numbers, pbc):
+        pairs = complete_graph(len(numbers))
+        return pairs, np.zeros((len(pairs), 3), dtype=np.int64), float("inf")
+    pairs, image = cutoff_graph(positions, cell, pbc, cutoff)
+    return pairs, image, float(cutoff)
 
 
 def edge_vectors(positions: torch.Tensor, edge_index: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -71,12 +79,14 @@ def edge_vectors(positions: torch.Tensor, edge_index: torch.Tensor, shift: torch
 
 
 def edge_bond_types(
-    pairs: np.ndarray, numbers: np.ndarray, distance: np.ndarray, scale: float | np.ndarray,
+    pairs: np.ndarray, numbers: np.ndarray, periodic: np.ndarray, reference_length: np.ndarray,
     bond_pairs: np.ndarray, bond_type: np.ndarray,
 ) -> np.ndarray:
-    """Bond type of each edge: its pair's type from the bond table if its reference length is bonding.
+    """Bond type of each edge from the reference topology (0 NONBONDED when its pair is not in the table).
 
-    Atom indices may be local to one system or global over a dataset (then `scale` is per edge).
+    A pair in the table is bonded; on a periodic edge (`periodic` True) only if `reference_length`, the
+    edge's length in the reference geometry, is bonding, which picks the bonded image. Atom indices may be
+    local to one system or global over a dataset (then `bond_pairs` must be global too).
     """
     types = np.full(len(pairs), NONBONDED, dtype=np.int64)
     if len(bond_pairs) == 0 or len(pairs) == 0:
@@ -91,8 +101,9 @@ def edge_bond_types(
     sorted_key = table_key[order]
     pos = np.minimum(np.searchsorted(sorted_key, edge_key), len(order) - 1)
     hit = np.flatnonzero(sorted_key[pos] == edge_key)
-    scale = np.broadcast_to(scale, distance.shape)
-    hit = hit[distance[hit] / scale[hit] <= max_bond_length(numbers[lo[hit]], numbers[hi[hit]])]
+    periodic = np.broadcast_to(periodic, (len(pairs),))[hit]
+    length = np.broadcast_to(reference_length, (len(pairs),))[hit]
+    hit = hit[~periodic | (length <= max_bond_length(numbers[lo[hit]], numbers[hi[hit]]))]
     types[hit] = bond_type[order][pos[hit]]
     return types
 
@@ -101,75 +112,52 @@ class GraphDataset(Dataset):
     """The systems of a SystemArrays with their edges computed once; item i is the index i.
 
     Every per-atom and per-edge quantity is one flat array with offsets, so `collate` assembles a batch
-    of any size with a few vectorised gathers; use it as the DataLoader's collate_fn.
+    of any size with a few vectorised gathers; use it as the DataLoader's collate_fn. The reference
+    geometry of system i is its geometry divided by `scale[i]`, so an edge's reference length is
+    distance / scale.
     """
 
-    def __init__(self, arrays: SystemArrays, cutoff: float = 5.0):
+    def __init__(self, arrays: SystemArrays, cutoff: float = 5.0, molecule_graph: str = "cutoff"):
         self.arrays = arrays
         self.cutoff = float(cutoff)
-        edge_atoms, shift, molecule = self._edges()
+        self.molecule_graph = molecule_graph
+        edge_atoms, image, edge_cutoff = self._edges()
+        shift = np.einsum("ek,ekl->el", image, arrays.cell[self._edge_system()]) if len(image) else np.zeros((0, 3))
         self.edge_atoms = torch.from_numpy(edge_atoms)  # (2, n_edges) dataset-global [source, receiver]
         self.edge_shift = torch.from_numpy(shift).float()
+        self.edge_cutoff = torch.from_numpy(edge_cutoff).float()
         self.numbers = torch.from_numpy(arrays.numbers.astype(np.int64))
         self.positions = torch.from_numpy(np.asarray(arrays.positions, dtype=np.float32))
-        self.bond_type = torch.from_numpy(self._bond_types(edge_atoms, shift, molecule))
         self.distance = edge_vectors(self.positions, self.edge_atoms, self.edge_shift).norm(dim=-1)
+        self.bond_type = torch.from_numpy(self._bond_types(edge_atoms, shift))
 
     def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Dataset-global (2, n_edges) atom pairs and (n_edges, 3) shifts of every system in system order,
-        with `edge_offsets`, and which systems are molecules: their complete graphs are tiled once per
-        molecule size, the others' cutoff graphs built per system.
-        """
+        """Dataset-global (2, n_edges) atom pairs, (n_edges, 3) integer images and per-edge envelope radii
+        of every system in system order (`system_edges` per system), with `edge_offsets`."""
         a = self.arrays
-        n_atoms = a.n_atoms
-        atom_system = np.repeat(np.arange(len(a)), n_atoms)
-        non_organic = np.bincount(atom_system[~np.isin(a.numbers, list(ORGANIC))], minlength=len(a))
-        molecule = ~a.pbc.any(axis=1) & (non_organic == 0)
-        cut = {int(i): cutoff_graph(np.asarray(a.positions[a.atom_slice(i)], dtype=np.float64), a.cell[i],
-                                    a.pbc[i], self.cutoff) for i in np.flatnonzero(~molecule)}
-        counts = np.where(molecule, n_atoms * (n_atoms - 1), 0)
-        counts[list(cut)] = [len(p) for p, _ in cut.values()]
+        parts = [system_edges(a.numbers[a.atom_slice(i)], a.positions[a.atom_slice(i)], a.cell[i], a.pbc[i],
+                              self.cutoff, self.molecule_graph) for i in range(len(a))]
+        counts = np.array([len(p) for p, _, _ in parts], dtype=np.int64)
         self.edge_offsets = np.zeros(len(a) + 1, dtype=np.int64)
         np.cumsum(counts, out=self.edge_offsets[1:])
-        pairs = np.zeros((2, self.edge_offsets[-1]), dtype=np.int64)
-        shift = np.zeros((self.edge_offsets[-1], 3))
-        for n in np.unique(n_atoms[molecule]):
-            systems = np.flatnonzero(molecule & (n_atoms == n))
-            template = complete_graph(int(n))
-            rows = self.edge_offsets[systems][:, None] + np.arange(len(template))
-            pairs[:, rows.ravel()] = (template.T[:, None, :] + a.offsets[systems][None, :, None]).reshape(2, -1)
-        for i, (p, sh) in cut.items():
-            pairs[:, self.edge_offsets[i]:self.edge_offsets[i + 1]] = p.T + a.offsets[i]
-            shift[self.edge_offsets[i]:self.edge_offsets[i + 1]] = sh
-        return pairs, shift, molecule
+        if not parts or self.edge_offsets[-1] == 0:
+            return np.zeros((2, 0), np.int64), np.zeros((0, 3), np.int64), np.zeros(0)
+        pairs = np.concatenate([p for p, _, _ in parts]) + np.repeat(a.offsets[:-1], counts)[:, None]
+        image = np.concatenate([im for _, im, _ in parts])
+        edge_cutoff = np.repeat([rc for _, _, rc in parts], counts)
+        return pairs.T.copy(), image, edge_cutoff
 
-    def _bond_types(self, edge_atoms: np.ndarray, shift: np.ndarray, molecule: np.ndarray) -> np.ndarray:
-        """Bond type of every edge by `edge_bond_types`' rule, vectorised over the dataset: a molecule's
-        bond goes straight to its two edges of the complete graph; cutoff-graph edges are looked up.
-        """
+    def _bond_types(self, edge_atoms: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """Bond type of every edge by `edge_bond_types`, vectorised over the dataset (global indices)."""
         a = self.arrays
-        types = np.zeros(edge_atoms.shape[1], dtype=np.int64)
+        system = self._edge_system()
         positions = np.asarray(a.positions, dtype=np.float64)
+        vec = positions[edge_atoms[0]] + shift - positions[edge_atoms[1]]
         bond_system = np.repeat(np.arange(len(a)), np.diff(a.bond_offsets))
-        in_molecule = molecule[bond_system]
-        s = bond_system[in_molecule]
-        i, j = a.bond_pairs[in_molecule].astype(np.int64).T
-        gi, gj = i + a.offsets[s], j + a.offsets[s]
-        distance = np.linalg.norm(positions[gi] - positions[gj], axis=1)
-        ok = distance / a.scale[s] <= max_bond_length(a.numbers[gi], a.numbers[gj])
-        first_edge, n, bond_type = self.edge_offsets[s][ok], a.n_atoms[s][ok], a.bond_type[in_molecule][ok]
-        for w, v in ((i[ok], j[ok]), (j[ok], i[ok])):
-            types[first_edge + complete_graph_edge(n, w, v)] = bond_type
-        others = np.flatnonzero(~molecule)
-        edges, n_edges = ragged_take(self.edge_offsets, others)
-        bonds, _ = ragged_take(a.bond_offsets, others)
-        pairs = edge_atoms[:, edges].T
-        vec = positions[pairs[:, 0]] + shift[edges] - positions[pairs[:, 1]]
-        types[edges] = edge_bond_types(
-            pairs, a.numbers, np.linalg.norm(vec, axis=1), np.repeat(a.scale[others], n_edges),
-            a.bond_pairs[bonds] + a.offsets[bond_system[bonds]][:, None], a.bond_type[bonds],
+        return edge_bond_types(
+            edge_atoms.T, a.numbers, a.pbc.any(axis=1)[system], np.linalg.norm(vec, axis=1) / a.scale[system],
+            a.bond_pairs.astype(np.int64) + a.offsets[bond_system][:, None], a.bond_type,
         )
-        return types
 
     def _edge_system(self) -> np.ndarray:
         return np.repeat(np.arange(len(self.arrays)), np.diff(self.edge_offsets))
@@ -216,6 +204,7 @@ class GraphDataset(Dataset):
             keys.IDX_M: torch.from_numpy(np.repeat(np.arange(len(idx)), n_atoms)),
             keys.EDGE_INDEX: self.edge_atoms.index_select(1, edge_t) - to_batch,
             keys.EDGE_SHIFT: self.edge_shift.index_select(0, edge_t),
+            keys.EDGE_CUTOFF: self.edge_cutoff.index_select(0, edge_t),
             keys.DISTANCE: self.distance.index_select(0, edge_t),
             keys.BOND_TYPE: self.bond_type.index_select(0, edge_t),
             keys.N_ATOMS: torch.from_numpy(n_atoms),

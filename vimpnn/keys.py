@@ -16,6 +16,7 @@ IDX_M: Final[str] = "idx_m"  # (n_atoms,) long, system of each atom within the b
 # edges: messages flow from EDGE_INDEX[0] (source w) to EDGE_INDEX[1] (receiver v)
 EDGE_INDEX: Final[str] = "edge_index"  # (2, n_edges) long, batch-global atom indices
 EDGE_SHIFT: Final[str] = "edge_shift"  # (n_edges, 3) float, Å: periodic image offset added to the source
+EDGE_CUTOFF: Final[str] = "edge_cutoff"  # (n_edges,) float, Å: where the smooth envelope reaches 0 (inf: none)
 DISTANCE: Final[str] = "distance"  # (n_edges,) float, Å
 BOND_TYPE: Final[str] = "bond_type"  # (n_edges,) long, vimpnn.bonds type (0 = non-bonded)
 

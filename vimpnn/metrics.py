@@ -1,5 +1,8 @@
 """Test metrics (numpy only): MAE, MSE, RE as mean and std, and DSC per energy curve.
 
+RE is relative to the atomization energy E - sum of isolated-atom energies (docs/models.md), the scale
+of chemistry; relative to total pseudopotential energies (~10^3-10^4 eV) it would be ~100x smaller.
+
 DSC (distance to stable configuration), docs/models.md: a curve is one `group` (one molecule's scalings,
 one element's lattice scan, one cluster's scalings) with at least 3 distinct scalings. Its minimum is
 located on the sampled scalings by a parabola through the lowest sample and its two neighbours (vertex kept
@@ -32,10 +35,11 @@ def mse(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     return _mean_std((np.asarray(pred) - np.asarray(ref)) ** 2)
 
 
-def relative_error(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
-    """Mean and std of |pred - ref| / |ref|."""
+def relative_error(pred: np.ndarray, ref: np.ndarray, atom_energy: np.ndarray | float = 0.0) -> dict[str, float]:
+    """Mean and std of |pred - ref| / |ref - atom_energy|: with `atom_energy` the per-system sum of
+    isolated-atom energies, the error relative to the atomization energy."""
     ref = np.asarray(ref)
-    return _mean_std(np.abs(np.asarray(pred) - ref) / np.abs(ref))
+    return _mean_std(np.abs(np.asarray(pred) - ref) / np.abs(ref - np.asarray(atom_energy)))
 
 
 def curve_minimum(scale: np.ndarray, energy: np.ndarray) -> float:
@@ -66,9 +70,10 @@ def dsc_per_curve(scale: np.ndarray, ref: np.ndarray, pred: np.ndarray, group: n
 
 
 def summarise(pred: np.ndarray, ref: np.ndarray, scale: np.ndarray, group: np.ndarray,
-              length: np.ndarray) -> dict[str, Any]:
-    """metrics.json body (without run/data): n, mae, mse, re, dsc (null when no curve qualifies)."""
+              length: np.ndarray, atom_energy: np.ndarray | None) -> dict[str, Any]:
+    """metrics.json body (without run/data): n, mae, mse, re (on atomization energies; null without
+    isolated-atom energies), dsc (null when no curve qualifies)."""
     curves = np.array(list(dsc_per_curve(scale, ref, pred, group, length).values()))
     dsc = {**_mean_std(curves), "n_curves": int(len(curves))} if len(curves) else None
-    return {"n": int(len(ref)), "mae": mae(pred, ref), "mse": mse(pred, ref), "re": relative_error(pred, ref),
-            "dsc": dsc}
+    re = None if atom_energy is None else relative_error(pred, ref, atom_energy)
+    return {"n": int(len(ref)), "mae": mae(pred, ref), "mse": mse(pred, ref), "re": re, "dsc": dsc}

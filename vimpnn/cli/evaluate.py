@@ -9,10 +9,8 @@ import os
 from pathlib import Path
 
 from vimpnn.errors import VimpnnError
+from vimpnn.data.arrays import SYMBOLS
 
-# Element symbols up to Kr for the formula column (no ASE at evaluation time).
-SYMBOLS = ("X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se "
-           "Br Kr").split()
 
 
 class EmptySplitError(VimpnnError, ValueError):
@@ -46,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
 
     from vimpnn import metrics
     from vimpnn.data.hdf5 import read_dataset
-    from vimpnn.graphs import GraphDataset
     from vimpnn.training import load_model, predict
+    from vimpnn.training.checkpoint import graph_dataset
+    from vimpnn.training.normalise import isolated_atom_energy
     from vimpnn.training.trainer import resolve_device
 
     best = Path(args.run) / "best.pt"
@@ -61,10 +60,11 @@ def run(args: argparse.Namespace) -> int:
         raise EmptySplitError(f"{args.data}: split {args.split!r} has no systems"
                               + (f" with at most {max_atoms} atoms (the run's max_atoms)" if max_atoms else ""))
     subset = arrays.subset(index)
-    dataset = GraphDataset(subset, cutoff=ckpt["cutoff"])
+    dataset = graph_dataset(subset, ckpt)
     device = resolve_device("auto")
     pred = predict(model.to(device), dataset, np.arange(len(subset)), args.batch_size, device)
-    summary = metrics.summarise(pred, subset.energy, subset.scale, subset.group, dataset.characteristic_length())
+    summary = metrics.summarise(pred, subset.energy, subset.scale, subset.group, dataset.characteristic_length(),
+                                isolated_atom_energy(subset))
     summary.update(run=str(args.run), data=str(args.data), split=args.split)
 
     out = Path(args.out)
@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     _write_json(out / "metrics.json", summary)
     row = {"n": summary["n"]}
     for key in ("mae", "mse", "re"):
-        row.update({f"{key}_mean": summary[key]["mean"], f"{key}_std": summary[key]["std"]})
+        value = summary[key] or {}
+        row.update({f"{key}_mean": value.get("mean"), f"{key}_std": value.get("std")})
     dsc = summary["dsc"] or {}
     row.update(dsc_mean=dsc.get("mean"), dsc_std=dsc.get("std"), dsc_n_curves=dsc.get("n_curves"),
                run=summary["run"], data=summary["data"], split=args.split)

@@ -20,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="maximum epochs (360)")
     parser.add_argument("--batch-size", type=int, dest="batch_size", help="systems per batch (20)")
     parser.add_argument("--lr", type=float, help="Adam learning rate (1e-4)")
+    parser.add_argument("--lr-schedule", dest="lr_schedule", choices=("linear", "plateau"),
+                        help="linear ramp to lr_decay x lr over 10-90%% of the epochs (default), or plateau decay")
+    parser.add_argument("--molecule-graph", dest="molecule_graph", choices=("cutoff", "complete"),
+                        help="molecule edges: within the cutoff (default) or Gilmer's complete graph")
     parser.add_argument("--seed", type=int, help="random seed (0)")
     parser.add_argument("--max-atoms", type=int, dest="max_atoms", help="drop larger systems from all splits")
     parser.add_argument("--max-train-atoms", type=int, dest="max_train_atoms",
@@ -31,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="if last.pt was written with other settings, train anew instead of failing")
 
 
-FLAG_KEYS = ("model", "variant", "T", "epochs", "batch_size", "lr", "seed", "max_atoms", "max_train_atoms", "device")
+FLAG_KEYS = ("model", "variant", "T", "epochs", "batch_size", "lr", "lr_schedule", "molecule_graph", "seed",
+             "max_atoms", "max_train_atoms", "device")
 
 
 def resolve_config(args: argparse.Namespace):

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from ase import Atoms
 
 SPLIT_NAMES = ("train", "val", "test")
+# Chemical symbols up to Kr, so training and evaluation read reference energies and formulas without ASE.
+SYMBOLS = ("X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br "
+           "Kr").split()
 
 
 @dataclass
@@ -52,7 +55,8 @@ class SystemArrays:
         return slice(int(self.bond_offsets[i]), int(self.bond_offsets[i + 1]))
 
     def atoms(self, i: int) -> "Atoms":
-        """System `i` as ASE Atoms with its energy (SinglePointCalculator) and metadata in `info`."""
+        """System `i` as ASE Atoms with its energy (SinglePointCalculator) and metadata in `info` (group,
+        source_id, scale, system_id, and its bond table as bond_pairs (n, 2) and bond_types (n,))."""
         from ase import Atoms
         from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -60,6 +64,8 @@ class SystemArrays:
         pbc = self.pbc[i]
         out = Atoms(numbers=self.numbers[sl], positions=self.positions[sl], cell=self.cell[i] if pbc.any() else None, pbc=pbc)
         out.info.update(group=int(self.group[i]), source_id=int(self.source_id[i]), scale=float(self.scale[i]))
+        bsl = self.bond_slice(i)  # the reference topology, which VimpnnCalculator uses as training does
+        out.info.update(bond_pairs=self.bond_pairs[bsl].copy(), bond_types=self.bond_type[bsl].copy())
         if self.system_id is not None:
             out.info["system_id"] = str(self.system_id[i])
         out.calc = SinglePointCalculator(out, energy=float(self.energy[i]))

@@ -118,5 +118,10 @@ def pack(
     }
     arrays = SystemArrays.from_atoms(ok, energies, [bonds(a) for a in ok], attrs)
     arrays.failed = failed
-    arrays.splits = make_splits(dataset, arrays.group, arrays.scale, config)
+    growth = dataset.startswith("growth")
+    lineage = np.array([a.info.get("lineage", -1) for a in ok]) if growth else None
+    element = np.array([str(a.info.get("element", "")) for a in ok]) if growth else None
+    if growth and (lineage < 0).any():
+        lineage = element = None  # structures written before lineages existed: make_splits says so
+    arrays.splits = make_splits(dataset, arrays.group, arrays.scale, config, lineage, element)
     return arrays

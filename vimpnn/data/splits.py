@@ -1,8 +1,10 @@
-"""Train/val/test splits of docs/datasets.md and paper Section 5, always by group so no curve leaks across splits.
+"""Train/val/test splits of docs/datasets.md and paper Section 5, by units that share no structure.
 
-AugQM9 and the growth subsets split *groups* (a molecule with all its scalings, a growth, a scaled
-configuration) by fractions after a seeded shuffle. InfCrystal follows the paper: per element curve,
-`n_train` evenly spread lattice points train, the remaining points alternate val/test along the curve.
+AugQM9 splits molecules (a group: one molecule with all its scalings) by fractions after a seeded shuffle.
+The growth subsets split *lineages* (one growth with all its sizes and scalings: sizes n and n + 1 differ
+by one atom), per element, so every element has lineages in every split it can fill. InfCrystal follows
+the paper: per element curve, `n_train` evenly spread lattice points train, the remaining points alternate
+val/test along the curve.
 """
 
 from __future__ import annotations
@@ -31,17 +33,21 @@ def _counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
     return dict(zip(names, counts.tolist()))
 
 
-def split_by_group(group: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
-    """System indices per split; groups are shuffled with `seed` and cut by `fractions`."""
-    groups = np.unique(group)
-    order = np.random.default_rng(seed).permutation(groups)
-    counts = _counts(len(groups), fractions)
-    out, start = {}, 0
-    for name in ("train", "val", "test"):
-        chosen = order[start : start + counts[name]]
-        start += counts[name]
-        out[name] = np.flatnonzero(np.isin(group, chosen)).astype(np.int64)
-    return out
+def split_by_group(group: np.ndarray, fractions: dict[str, float], seed: int,
+                   stratum: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """System indices per split; groups are shuffled with `seed` and cut by `fractions`, separately within
+    each `stratum` value (a group must lie in one stratum) when given."""
+    stratum = np.zeros(len(group), dtype=np.int64) if stratum is None else np.asarray(stratum)
+    rng = np.random.default_rng(seed)
+    chosen: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    for value in np.unique(stratum):
+        order = rng.permutation(np.unique(group[stratum == value]))
+        counts, start = _counts(len(order), fractions), 0
+        for name in chosen:
+            chosen[name].append(order[start : start + counts[name]])
+            start += counts[name]
+    return {name: np.flatnonzero(np.isin(group, np.concatenate(parts))).astype(np.int64)
+            for name, parts in chosen.items()}
 
 
 def split_lattice_scan(group: np.ndarray, scale: np.ndarray, n_train: int) -> dict[str, np.ndarray]:
@@ -62,14 +68,19 @@ def split_lattice_scan(group: np.ndarray, scale: np.ndarray, n_train: int) -> di
     return {k: np.sort(np.concatenate(v)).astype(np.int64) for k, v in out.items()}
 
 
-def make_splits(dataset: str, group: np.ndarray, scale: np.ndarray, config: dict) -> dict[str, np.ndarray]:
-    """The splits of `dataset` as the config asks (see docs/datasets.md)."""
+def make_splits(dataset: str, group: np.ndarray, scale: np.ndarray, config: dict,
+                lineage: np.ndarray | None = None, element: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The splits of `dataset` as the config asks (see docs/datasets.md). Growth subsets need `lineage`
+    (the growth of each system) and `element` (its element, the stratum)."""
     seed = int(config.get("seed", 0))
     if dataset == "augqm9":
         return split_by_group(group, config.get("augqm9", {}).get("split", {"train": 0.8, "val": 0.1, "test": 0.1}), seed)
     if dataset == "infcrystal":
         return split_lattice_scan(group, scale, int(config.get("infcrystal", {}).get("n_train_per_element", 8)))
     if dataset in ("growth_stable", "growth_unstable"):
+        if lineage is None or element is None:
+            raise InputFormatError(f"{dataset}: structures carry no growth lineage/element (atoms.info); "
+                                   "rebuild them with `vimpnn structures`")
         section = config.get("growth", {}).get(dataset.split("_")[1], {})
-        return split_by_group(group, section.get("split", {"train": 0.6, "val": 0.2, "test": 0.2}), seed)
+        return split_by_group(lineage, section.get("split", {"train": 0.6, "val": 0.2, "test": 0.2}), seed, element)
     raise InputFormatError(f"no split rule for dataset {dataset!r}")

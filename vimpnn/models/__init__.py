@@ -14,7 +14,8 @@ MODEL_NAMES: Final[tuple[str, ...]] = ("mpnn", "mpnn_nobt", "vimpnn")
 def build_model(name: str, **hparams) -> MessagePassingModel:
     """`mpnn` (bond-type one-hot in the edge features), `mpnn_nobt` (distance only, Table 1's baseline) or
     `vimpnn` (one channel per bond type, `variant` default a.ii). Other keyword arguments go to
-    MessagePassingModel (message, T, elements, n_rbf, rbf_max, edge_width, aux, aux_sigma, message_form).
+    MessagePassingModel (message, T, elements, n_rbf, rbf_max, edge_width, aux, aux_sigma, scaling_bins,
+    envelope, message_form).
     """
     if name == "mpnn":
         return MessagePassingModel(n_channels=1, variant=None, bond_feature=True, **hparams)

@@ -38,19 +38,23 @@ class EdgeNetwork(nn.Module):
         self.lin1 = nn.Linear(edge_dim, width)
         self.lin2 = nn.Linear(width, in_dim * out_dim)
 
-    def prepare(self, edge_features: torch.Tensor, form: str) -> torch.Tensor:
-        """Per-edge quantity computed once per forward: A(e) (matrix form) or [g(e), 1] (factorised)."""
+    def prepare(self, edge_features: torch.Tensor, form: str, weight: torch.Tensor) -> torch.Tensor:
+        """Per-edge quantity computed once per forward, times the edge's envelope `weight`: w A(e) (matrix
+        form) or w [g(e), 1] (factorised); the message h_w A(e) is linear in both, so it carries w."""
         gate = torch.relu(self.lin1(edge_features))
         if form == "matrix":
-            return self.lin2(gate).view(-1, self.in_dim, self.out_dim)
-        return torch.cat([gate, gate.new_ones(gate.shape[0], 1)], dim=1)
+            return self.lin2(gate).view(-1, self.in_dim, self.out_dim) * weight.view(-1, 1, 1)
+        return torch.cat([gate, gate.new_ones(gate.shape[0], 1)], dim=1) * weight.unsqueeze(1)
 
-    def node_basis(self) -> torch.Tensor:
-        """(in_dim, (width + 1) * out_dim): [M_1 .. M_width, B] side by side, for h @ basis."""
+    def node_products(self, h: torch.Tensor) -> torch.Tensor:
+        """(n, out_dim, width + 1): h M_1 .. h M_width and h B per node, from views of lin2's parameters
+        (no copy or transpose of the (in x out x width) weight, which would cost more than the products
+        for a small system)."""
         width = self.lin2.in_features
-        weight = self.lin2.weight.view(self.in_dim, self.out_dim, width)
-        bias = self.lin2.bias.view(self.in_dim, self.out_dim, 1)
-        return torch.cat([weight, bias], dim=2).transpose(1, 2).reshape(self.in_dim, (width + 1) * self.out_dim)
+        weight = self.lin2.weight.view(self.in_dim, self.out_dim * width)
+        products = (h @ weight).view(h.shape[0], self.out_dim, width)
+        bias = h @ self.lin2.bias.view(self.in_dim, self.out_dim)
+        return torch.cat([products, bias.unsqueeze(2)], dim=2)
 
     def forward(
         self, h: torch.Tensor, prepared: torch.Tensor, edge_index: torch.Tensor, form: str
@@ -60,8 +64,7 @@ class EdgeNetwork(nn.Module):
         if form == "matrix":
             packets = torch.bmm(h[src].unsqueeze(1), prepared).squeeze(1)
         else:
-            per_node = (h @ self.node_basis()).view(h.shape[0], -1, self.out_dim)  # (n, width+1, out)
-            packets = _contract_by_source(prepared, per_node, src)
+            packets = _contract_by_source(prepared, self.node_products(h).transpose(1, 2), src)
         return scatter_sum(packets, dst, h.shape[0])
 
 

@@ -1,7 +1,8 @@
 """The four datasets of docs/datasets.md as lists of ASE Atoms, from the config.
 
-Every structure carries `atoms.info`: system_id (stable, unique), dataset, group (the unit of splits
-and DSC curves), source_id (QM9 index / cluster size / lattice grid index) and scale.
+Every structure carries `atoms.info`: system_id (stable, unique), dataset, group (the DSC curve; the
+split unit of augqm9), source_id (QM9 index / cluster size / lattice grid index) and scale; growth
+structures also `lineage` (the growth, the split unit: all its sizes and scalings) and `element`.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def build_growth_stable(config: dict) -> list:
         for n in range(section.get("min_size", 15), len(sites) + 1):
             out.append(
                 _tag(cluster(element, sites[:n], a0), system_id=f"growth_stable-{element}-g{g:02d}-n{n:03d}",
-                     dataset="growth_stable", group=gid, source_id=n, scale=1.0, element=element)
+                     dataset="growth_stable", group=gid, lineage=gid, source_id=n, scale=1.0, element=element)
             )
     return out
 
@@ -92,13 +93,14 @@ def build_growth_unstable(config: dict) -> list:
     factors = _grid(unstable)
     out = []
     config_id = 0
-    for element, g, _, a0, sites in _growths(config, unstable.get("n_seeds", 5)):
+    for element, g, gid, a0, sites in _growths(config, unstable.get("n_seeds", 5)):
         for n in range(section.get("min_size", 15), len(sites) + 1):
             ref = cluster(element, sites[:n], a0)
             for k, s in enumerate(factors):
                 out.append(
                     _tag(scaled(ref, s), system_id=f"growth_unstable-{element}-g{g:02d}-n{n:03d}-s{k:02d}",
-                         dataset="growth_unstable", group=config_id, source_id=n, scale=float(s), element=element)
+                         dataset="growth_unstable", group=config_id, lineage=gid, source_id=n, scale=float(s),
+                         element=element)
                 )
             config_id += 1
     return out

@@ -1,7 +1,8 @@
 """Checkpoints written to a temporary name then renamed, so a kill never leaves half a file.
 
 best.pt holds what inference needs (model name, hyper-parameters, weights incl. the energy baseline and
-scales as buffers, graph cutoff); last.pt adds the optimiser, scheduler and early-stopping state.
+scales as buffers, the graph rule: cutoff and molecule_graph); last.pt adds the optimiser, scheduler and
+early-stopping state.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 
 import torch
 
+from vimpnn.data.arrays import SystemArrays
 from vimpnn.errors import VimpnnError
+from vimpnn.graphs import GraphDataset
 from vimpnn.models import MessagePassingModel, build_model
 
 
@@ -37,16 +40,26 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc
 
 
-def model_state(model: MessagePassingModel, name: str, hparams: dict[str, Any], cutoff: float) -> dict[str, Any]:
-    return {"model_name": name, "hparams": hparams, "cutoff": cutoff, "state_dict": model.state_dict()}
+def model_state(model: MessagePassingModel, name: str, hparams: dict[str, Any], cutoff: float,
+                molecule_graph: str) -> dict[str, Any]:
+    return {"model_name": name, "hparams": hparams, "cutoff": cutoff, "molecule_graph": molecule_graph,
+            "state_dict": model.state_dict()}
+
+
+def graph_dataset(arrays: SystemArrays, ckpt: dict[str, Any]) -> GraphDataset:
+    """`arrays` as the graphs the checkpoint's model was trained on (its cutoff and molecule graph)."""
+    return GraphDataset(arrays, cutoff=ckpt["cutoff"], molecule_graph=ckpt["molecule_graph"])
 
 
 def load_model(path: str | os.PathLike) -> tuple[MessagePassingModel, dict[str, Any]]:
     """The model of a best.pt/last.pt checkpoint (eval mode, CPU) and the checkpoint dict."""
     ckpt = load(path)
-    for key in ("model_name", "hparams", "state_dict"):
+    for key in ("model_name", "hparams", "state_dict", "cutoff"):
         if key not in ckpt:
             raise CheckpointError(f"{path}: field {key!r} missing; not a vimpnn checkpoint")
+    if "molecule_graph" not in ckpt:
+        raise CheckpointError(f"{path}: written before smooth cutoffs (no field 'molecule_graph'); its model "
+                              "had a hard cutoff and stretch-dependent bond types: train it again")
     model = build_model(ckpt["model_name"], **ckpt["hparams"])
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), ckpt

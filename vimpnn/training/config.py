@@ -6,7 +6,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from vimpnn.errors import InputFormatError
+from vimpnn.graphs import MOLECULE_GRAPHS
 from vimpnn.models import AUX_HEADS, MODEL_NAMES, VARIANTS
+from vimpnn.nn import ENVELOPES
+
+LR_SCHEDULES = ("linear", "plateau")
 
 
 @dataclass
@@ -17,18 +21,23 @@ class TrainConfig:
     T: int = 3  # message-passing iterations
     message: int = 73  # message size (hidden size 73, or 219 for b variants)
     n_rbf: int = 47  # Gaussians in the distance expansion (+3 bond one-hot = 50 edge features for mpnn)
-    rbf_max: float = 15.0  # Å, last Gaussian centre
+    rbf_max: float | None = None  # Å, last Gaussian centre; None: the cutoff (15 with complete molecule graphs)
     edge_width: int = 128  # hidden width of the edge network
-    cutoff: float = 5.0  # Å, edges of periodic cells and metal clusters (molecules: complete graph)
+    cutoff: float = 5.0  # Å, edges of every system; messages fade to 0 there through the envelope
+    molecule_graph: str = "cutoff"  # molecules: "cutoff" like every system, or Gilmer's "complete" graph
+    envelope: str = "polynomial"  # smooth cutoff: polynomial (p = 6, MACE/DimeNet) or cosine (SchNet)
     elements: list[int] = field(default_factory=lambda: [1, 6, 7, 8, 9, 13, 29])
     alpha: float = 0.3  # weight of each auxiliary MSE term
-    aux_sigma: float = 0.15  # width of the scaling Gaussian target
+    aux_sigma: float = 0.05  # width of the Gaussian around the true scaling, spread over the scaling bins
+    scaling_bins: list[float] = field(default_factory=lambda: [0.8, 1.6, 17])  # min, max, count of bins
     epochs: int = 360
     batch_size: int = 20  # paper: 20 (AugQM9, InfCrystal), 5 (growth)
     lr: float = 1e-4
-    lr_decay: float = 0.6  # ReduceLROnPlateau factor on validation MAE
-    lr_patience: int = 10  # epochs without improvement before the learning rate is multiplied by lr_decay
-    min_lr: float = 1e-6
+    lr_schedule: str = "linear"  # linear: nmp_qc's ramp from lr to lr_decay x lr; plateau: ReduceLROnPlateau
+    lr_decay: float = 0.6  # final factor of the linear ramp, or the plateau factor
+    lr_ramp: list[float] = field(default_factory=lambda: [0.1, 0.9])  # linear: fractions of epochs it spans
+    lr_patience: int = 10  # plateau: epochs without improvement before the rate is multiplied by lr_decay
+    min_lr: float = 1e-6  # plateau: floor
     patience: int = 50  # early stopping: epochs without validation improvement
     seed: int = 0
     max_atoms: int | None = None  # drop larger systems from every split (paper growth: 75)
@@ -43,6 +52,11 @@ class TrainConfig:
             raise InputFormatError(f"train.model: {self.model!r} is not one of {', '.join(MODEL_NAMES)}")
         if self.variant not in VARIANTS:
             raise InputFormatError(f"train.variant: {self.variant!r} is not one of {', '.join(VARIANTS)}")
+        for key, value, choices in (("molecule_graph", self.molecule_graph, MOLECULE_GRAPHS),
+                                    ("envelope", self.envelope, ENVELOPES),
+                                    ("lr_schedule", self.lr_schedule, LR_SCHEDULES)):
+            if value not in choices:
+                raise InputFormatError(f"train.{key}: {value!r} is not one of {', '.join(choices)}")
         for name in self.aux or []:
             if name not in AUX_HEADS:
                 raise InputFormatError(f"train.aux: {name!r} is not one of {', '.join(AUX_HEADS)}")
@@ -55,9 +69,11 @@ class TrainConfig:
 
     def model_hparams(self) -> dict[str, Any]:
         """Keyword arguments of vimpnn.models.build_model for this config."""
+        rbf_max = self.rbf_max if self.rbf_max is not None else (
+            self.cutoff if self.molecule_graph == "cutoff" else 15.0)
         hp = dict(message=self.message, T=self.T, elements=list(self.elements), n_rbf=self.n_rbf,
-                  rbf_max=self.rbf_max, edge_width=self.edge_width, aux=list(self.aux_heads),
-                  aux_sigma=self.aux_sigma)
+                  rbf_max=float(rbf_max), edge_width=self.edge_width, aux=list(self.aux_heads),
+                  aux_sigma=self.aux_sigma, scaling_bins=list(self.scaling_bins), envelope=self.envelope)
         if self.model == "vimpnn":
             hp["variant"] = self.variant
         return hp

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vimpnn.data.arrays import SystemArrays
+from vimpnn.data.arrays import SYMBOLS, SystemArrays
 
 
 def element_counts(arrays: SystemArrays, index: np.ndarray, elements: tuple[int, ...]) -> np.ndarray:
@@ -29,15 +29,25 @@ def element_counts(arrays: SystemArrays, index: np.ndarray, elements: tuple[int,
     return counts
 
 
-# Chemical symbols up to Kr, so training reads reference energies without importing ASE.
-SYMBOLS = ("X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br "
-           "Kr").split()
 
 
 def atom_references(arrays: SystemArrays, elements: tuple[int, ...]) -> np.ndarray:
     """Isolated-atom energies (eV) of `elements` from the file's provenance; 0 where none was computed."""
     refs = (arrays.attrs.get("reference_energies") or {}).get("energies", {})
     return np.array([float(refs.get(SYMBOLS[z], 0.0)) if z < len(SYMBOLS) else 0.0 for z in elements])
+
+
+def isolated_atom_energy(arrays: SystemArrays) -> np.ndarray | None:
+    """Per system, eV: the sum of its atoms' isolated-atom energies (E minus this is the atomization
+    energy); None when the file holds no reference energy for one of its elements."""
+    refs = (arrays.attrs.get("reference_energies") or {}).get("energies", {})
+    elements = np.unique(arrays.numbers)
+    if not all(z < len(SYMBOLS) and SYMBOLS[z] in refs for z in elements.tolist()):
+        return None
+    per_z = np.zeros(int(elements.max()) + 1)
+    per_z[elements] = [float(refs[SYMBOLS[z]]) for z in elements.tolist()]
+    system = np.repeat(np.arange(len(arrays)), arrays.n_atoms)
+    return np.bincount(system, weights=per_z[arrays.numbers], minlength=len(arrays))
 
 
 def fit_energy_baseline(
@@ -55,7 +65,8 @@ def fit_energy_baseline(
 
 
 def set_normalisation(model, arrays: SystemArrays, train: np.ndarray, loader) -> None:
-    """Fit the model's energy baseline/scale and each auxiliary head's scale (RMS of its training target)."""
+    """Fit the model's energy baseline/scale and each auxiliary head's scale (RMS of its training target:
+    per component for counts, one value for the scaling distribution)."""
     baseline, scale = fit_energy_baseline(arrays, train, model.elements)
     model.element_baseline.copy_(torch.as_tensor(baseline))
     model.energy_scale.fill_(scale)
@@ -66,5 +77,7 @@ def set_normalisation(model, arrays: SystemArrays, train: np.ndarray, loader) ->
         for name in model.aux:
             targets[name].append(model.aux_target(name, batch))
     for name, parts in targets.items():
-        rms = torch.cat(parts).pow(2).mean(0).sqrt()
+        squares = torch.cat(parts).pow(2)
+        # Counts per component; the scaling distribution as a whole (bins never visited would blow up).
+        rms = (squares.mean() if name == "scaling_gaussian" else squares.mean(0)).sqrt().expand(squares.shape[1])
         model.aux_scale(name).copy_(torch.where(rms > 1e-6, rms, torch.ones_like(rms)))

@@ -1,4 +1,5 @@
-"""The training loop: Adam, ReduceLROnPlateau, early stopping, best-validation checkpoint, resume.
+"""The training loop: Adam, nmp_qc's linear learning-rate ramp (or ReduceLROnPlateau), early stopping,
+best-validation checkpoint, resume.
 
 Run directory (docs/architecture.md): config.yaml, last.pt (resume state, every epoch), best.pt, log.csv,
 train.json. A killed run restarted with the same arguments resumes from last.pt: shuffling is seeded per
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -88,15 +90,14 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
     splits = select_splits(arrays, config, data or "dataset")
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    dataset = GraphDataset(arrays, cutoff=config.cutoff)
+    dataset = GraphDataset(arrays, cutoff=config.cutoff, molecule_graph=config.molecule_graph)
     hparams = config.model_hparams()
     model = build_model(config.model, **hparams)
     set_normalisation(model, arrays, splits["train"], batches(dataset, splits["train"], 256))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=config.lr_decay, patience=config.lr_patience, min_lr=config.min_lr
-    )
+    scheduler = build_scheduler(optimizer, config)
+    graph = (config.cutoff, config.molecule_graph)
     state = {"epoch": 0, "best_val_mae": float("inf"), "best_epoch": 0, "bad_epochs": 0, "wall_s": 0.0}
     last = out / "last.pt"
     best: dict[str, Any] | None = None  # the best checkpoint, also kept in last.pt: Snakemake deletes best.pt on a rerun
@@ -115,10 +116,13 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
         train_loss = _train_epoch(model, dataset, splits["train"], config, optimizer, device, epoch)
         val_pred = predict(model, dataset, splits["val"], max(config.batch_size, 64), device)
         val_mae = float(np.abs(val_pred - arrays.energy[splits["val"]]).mean())
-        scheduler.step(val_mae)
+        if config.lr_schedule == "plateau":
+            scheduler.step(val_mae)
+        else:
+            scheduler.step()
         if val_mae < state["best_val_mae"]:
             state.update(best_val_mae=val_mae, best_epoch=epoch, bad_epochs=0)
-            best = {**checkpoint.model_state(model, config.model, hparams, config.cutoff), "epoch": epoch,
+            best = {**checkpoint.model_state(model, config.model, hparams, *graph), "epoch": epoch,
                     "val_mae": val_mae, "config": config.to_dict(), "data": data}
             checkpoint.save_atomic(best, out / "best.pt")
         else:
@@ -127,7 +131,7 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
         state.update(epoch=epoch, wall_s=state["wall_s"] + seconds)
         _append_log(out / "log.csv", [epoch, train_loss, val_mae, optimizer.param_groups[0]["lr"], seconds])
         checkpoint.save_atomic(
-            {**checkpoint.model_state(model, config.model, hparams, config.cutoff), **state,
+            {**checkpoint.model_state(model, config.model, hparams, *graph), **state,
              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "config": config.to_dict(),
              "best": best},
             last,
@@ -146,6 +150,27 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
     os.replace(tmp, out / "train.json")
     return summary
+
+
+def linear_lr_factor(epoch: int, epochs: int, decay: float, ramp: tuple[float, float] | list[float]) -> float:
+    """Learning-rate factor during 0-based `epoch`, as nmp_qc (Gilmer et al.'s reference MPNN code) sets it:
+    the rate drops by lr (1 - decay) / (epochs (r1 - r0)) at the start of every epoch k with
+    r0 epochs < k < r1 epochs, a linear ramp from 1 to about `decay`, flat before and after."""
+    lo, hi = ramp[0] * epochs, ramp[1] * epochs
+    first, last = math.floor(lo) + 1, math.ceil(hi) - 1  # integers strictly inside (lo, hi)
+    steps = max(0, min(epoch, last) - first + 1)
+    return 1.0 - (1.0 - decay) * steps / (hi - lo) if hi > lo else 1.0
+
+
+def build_scheduler(optimizer, config: TrainConfig):
+    """`lr_schedule`: linear (stepped once per epoch) or plateau (stepped on the validation MAE)."""
+    if config.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=config.lr_decay, patience=config.lr_patience, min_lr=config.min_lr
+        )
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda e: linear_lr_factor(e, config.epochs, config.lr_decay, config.lr_ramp)
+    )
 
 
 def train_step(model, batch: dict, optimizer, alpha: float) -> torch.Tensor:
