@@ -57,7 +57,7 @@ class PygReference(nn.Module):
             msg = self.conv(h, batch[keys.EDGE_INDEX], edge_attr)
             out, state = self.gru(msg.unsqueeze(0), state)
             h = out.squeeze(0)
-        node = m.readout(h, h0).squeeze(1).double() * m.energy_scale + m.element_baseline[idx]
+        node = m.readout(torch.cat([h, h0], dim=1)).squeeze(1).double() * m.energy_scale + m.element_baseline[idx]
         return {keys.ENERGY: node.new_zeros(batch[keys.N_ATOMS].shape[0]).index_add_(0, batch[keys.IDX_M], node)}
 
 

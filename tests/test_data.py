@@ -150,3 +150,34 @@ def test_scaled_copies_share_one_bond_perception():
     with mock.patch.object(pack_module, "perceive_bonds", wraps=pack_module.perceive_bonds) as perceive:
         pack("augqm9", structures, _fake_results(structures), CONFIG)
     assert perceive.call_count == 3
+
+
+GROWTH = {"seed": 0, "growth": {"elements": ["Al", "Cu"], "min_size": 15, "max_size": 17,
+                                "unstable": {"n_seeds": 4, "scalings": {"min": 0.9, "max": 1.5, "n": 3}},
+                                "stable": {"n_seeds": 4}}}
+
+
+@pytest.mark.parametrize("dataset", ["growth_unstable", "growth_stable"])
+def test_growth_is_split_by_lineage_per_element(dataset):
+    """All sizes and scalings of one growth in one split (sizes n and n+1 differ by one atom); every element
+    has lineages in train, val and test."""
+    structures = build(dataset, GROWTH)
+    arrays = pack(dataset, structures, _fake_results(structures), GROWTH)
+    lineage = np.array([a.info["lineage"] for a in structures])
+    element = np.array([a.info["element"] for a in structures])
+    seen = {}
+    for name, idx in arrays.splits.items():
+        for g in np.unique(lineage[idx]):
+            assert seen.setdefault(int(g), name) == name, f"lineage {g} in {seen[int(g)]} and {name}"
+        assert set(element[idx]) == {"Al", "Cu"}, name
+    assert sorted(np.concatenate(list(arrays.splits.values())).tolist()) == list(range(len(structures)))
+    if dataset == "growth_unstable":  # lineage is coarser than the DSC curve (group: one configuration)
+        assert len(np.unique(arrays.group)) == 8 * 3 and len(np.unique(lineage)) == 8
+
+
+def test_growth_structures_without_lineage_are_refused():
+    structures = build("growth_unstable", GROWTH)
+    for a in structures:
+        del a.info["lineage"]
+    with pytest.raises(InputFormatError, match="lineage"):
+        pack("growth_unstable", structures, _fake_results(structures), GROWTH)

@@ -15,6 +15,24 @@ def test_mae_mse_re_by_hand():
     assert metrics.relative_error(pred, ref)["mean"] == pytest.approx((0.5 + 0.125 + 0) / 3)
 
 
+def test_re_is_relative_to_the_atomization_energy(tmp_path):
+    """CH4 at E = -240.0 eV with isolated C -146.0 and H -13.6 eV: atomization energy -39.6 eV, so an
+    error of 0.396 eV is RE 1e-2 (against the total energy it would be 1.65e-3)."""
+    from ase.build import molecule
+
+    from vimpnn.data import SystemArrays
+    from vimpnn.training.normalise import isolated_atom_energy
+
+    arrays = SystemArrays.from_atoms([molecule("CH4")], [-240.0], attrs={
+        "reference_energies": {"energies": {"C": -146.0, "H": -13.6}}})
+    atoms = isolated_atom_energy(arrays)
+    assert atoms == pytest.approx([-146.0 - 4 * 13.6])
+    summary = metrics.summarise(np.array([-240.396]), arrays.energy, arrays.scale, arrays.group, np.ones(1), atoms)
+    assert summary["re"]["mean"] == pytest.approx(1e-2)
+    arrays.attrs["reference_energies"]["energies"].pop("H")
+    assert isolated_atom_energy(arrays) is None
+
+
 def test_parabola_minimum_between_samples_is_exact():
     s = np.linspace(0.9, 1.5, 10)
     e = 3.0 * (s - 1.07) ** 2 - 5.0
@@ -35,13 +53,13 @@ def test_dsc_in_angstrom_per_curve():
     per_curve = metrics.dsc_per_curve(np.tile(s, 2), ref, pred, group, length)
     assert per_curve[7] == pytest.approx(0.05 * 1.5, abs=1e-9)
     assert per_curve[8] == pytest.approx(0.0, abs=1e-9)
-    summary = metrics.summarise(pred, ref, np.tile(s, 2), group, length)
+    summary = metrics.summarise(pred, ref, np.tile(s, 2), group, length, None)
     assert summary["dsc"] == pytest.approx({"mean": 0.0375, "std": 0.0375, "n_curves": 2})
     assert summary["n"] == 20
 
 
 def test_dsc_is_null_without_curves():
     s = np.ones(4)
-    summary = metrics.summarise(np.zeros(4) + 1.0, np.ones(4), s, np.arange(4), np.ones(4))
-    assert summary["dsc"] is None
+    summary = metrics.summarise(np.zeros(4) + 1.0, np.ones(4), s, np.arange(4), np.ones(4), None)
+    assert summary["dsc"] is None and summary["re"] is None  # no isolated-atom energies: no RE
     assert summary["mae"]["mean"] == 0.0

@@ -20,7 +20,8 @@ from vimpnn.cli.main import main
 from vimpnn.data import SystemArrays
 from vimpnn.training import TrainConfig, train
 from vimpnn.training.normalise import fit_energy_baseline
-from vimpnn.training.trainer import select_splits
+from vimpnn.training import trainer
+from vimpnn.training.trainer import linear_lr_factor, select_splits
 
 SMALL = dict(message=16, edge_width=32, n_rbf=16, rbf_max=6.0, batch_size=5)
 
@@ -85,10 +86,26 @@ def test_size_filters(arrays):
     assert all(arrays.n_atoms[splits[k]].max() == 1 for k in ("train", "val", "test"))
 
 
-def test_resume_continues_exactly(arrays, tmp_path):
-    config = dict(model="mpnn", lr=1e-3, **SMALL)
+@pytest.mark.parametrize("schedule", ["plateau", "linear"])
+def test_resume_continues_exactly(arrays, tmp_path, monkeypatch, schedule):
+    """plateau: a finished 2-epoch run extended to 4; linear (its ramp depends on the epoch count): a 4-epoch
+    run interrupted after epoch 2, then resumed."""
+    config = dict(model="mpnn", lr=1e-3, lr_schedule=schedule, **SMALL)
     train(arrays, TrainConfig(epochs=4, **config), tmp_path / "straight")
-    train(arrays, TrainConfig(epochs=2, **config), tmp_path / "resumed")
+    if schedule == "plateau":
+        train(arrays, TrainConfig(epochs=2, **config), tmp_path / "resumed")
+    else:
+        append = trainer._append_log
+
+        def killed_at_epoch_3(path, row):
+            if row[0] == 3:
+                raise KeyboardInterrupt
+            append(path, row)
+
+        monkeypatch.setattr(trainer, "_append_log", killed_at_epoch_3)
+        with pytest.raises(KeyboardInterrupt):
+            train(arrays, TrainConfig(epochs=4, **config), tmp_path / "resumed")
+        monkeypatch.setattr(trainer, "_append_log", append)
     summary = train(arrays, TrainConfig(epochs=4, **config), tmp_path / "resumed")
     straight, resumed = read_log(tmp_path / "straight"), read_log(tmp_path / "resumed")
     assert [r["epoch"] for r in resumed] == ["1", "2", "3", "4"]
@@ -146,3 +163,17 @@ def test_training_and_evaluation_import_neither_ase_nor_rdkit():
             "vimpnn.cli.evaluate; print(sorted({m.split('.')[0] for m in sys.modules} & {'ase', 'rdkit'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_linear_schedule_is_nmp_qc_ramp(arrays, tmp_path):
+    """nmp_qc (360 epochs, decay 0.6, schedule [0.1, 0.9]): lr flat until epoch 36, then down by
+    0.4 lr / 288 per epoch through epoch 323, then flat at 1 - 0.4 x 287 / 288 = 0.6014."""
+    f = [linear_lr_factor(e, 360, 0.6, [0.1, 0.9]) for e in range(360)]
+    assert f[:37] == [1.0] * 37
+    assert f[37] == pytest.approx(1 - 0.4 / 288) and f[323] == pytest.approx(1 - 0.4 * 287 / 288)
+    assert f[323:] == [f[323]] * 37
+    assert np.allclose(np.diff(f[36:324]), -0.4 / 288)
+    train(arrays, TrainConfig(epochs=10, model="mpnn", lr=1e-3, **SMALL), tmp_path / "run")
+    lr = [float(r["lr"]) for r in read_log(tmp_path / "run")]
+    # logged after the epoch's step: the rate of the next epoch; 10 epochs: drops at k = 2..8 by 0.4e-3 / 8
+    assert lr == pytest.approx([1e-3 - 0.05e-3 * min(max(e - 1, 0), 7) for e in range(1, 11)])

@@ -231,10 +231,11 @@ def moving_atom_scan(atoms, moving: int, factors: np.ndarray):
 
 def node_contributions(checkpoint: Path, atoms, moving: int, factors: np.ndarray) -> dict[str, np.ndarray]:
     """Per-atom energies (the calculator's `energies`, eV) along a moving-atom scan, and the moving atom's
-    distance to its nearest static neighbour (Å)."""
+    distance to its nearest static neighbour (Å). The topology is that of `atoms` (the lattice sites) all
+    along the scan, so the moving atom's bonds do not switch off as it moves."""
     from vimpnn.calculator import VimpnnCalculator
 
-    calc = VimpnnCalculator(str(checkpoint))
+    calc = VimpnnCalculator(str(checkpoint), reference=atoms)
     energies, distance = [], []
     rest = np.delete(np.arange(len(atoms)), moving)
     for a in moving_atom_scan(atoms, moving, factors):
@@ -246,7 +247,8 @@ def node_contributions(checkpoint: Path, atoms, moving: int, factors: np.ndarray
 
 def seed_plus_one(data_path: Path) -> list:
     """For each element, a 15-atom growth system (14-atom seed + the first added atom, which is last), brought
-    back to its reference (lattice) geometry by undoing the isometric scaling about the centroid."""
+    back to its reference (lattice) geometry by undoing the isometric scaling about the centroid, with its
+    stored bond table (`info['bond_pairs']`, `info['bond_types']`)."""
     from ase import Atoms
 
     from vimpnn.data.hdf5 import read_dataset
@@ -259,6 +261,8 @@ def seed_plus_one(data_path: Path) -> list:
         xyz = arrays.positions[arrays.atom_slice(i)]
         centroid = xyz.mean(0)
         atoms = Atoms(numbers=arrays.numbers[arrays.atom_slice(i)], positions=centroid + (xyz - centroid) / arrays.scale[i])
+        bonds = arrays.bond_slice(i)
+        atoms.info.update(bond_pairs=arrays.bond_pairs[bonds], bond_types=arrays.bond_type[bonds])
         out.setdefault(atoms.get_chemical_formula(), atoms)
     if not out:
         raise InputFormatError(f"{data_path}: no 15-atom system (14-atom seed + 1) for Fig 7")

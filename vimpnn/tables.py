@@ -21,6 +21,8 @@ from vimpnn.experiments import Experiments, Row, seeds_of, table_rows
 
 METRICS = ("mae", "mse", "re", "dsc")
 UNITS = {"mae": "eV", "mse": "eV²", "re": "", "dsc": "Å"}
+# Column names: RE is relative to atomization energies (docs/models.md), not to total energies.
+LABELS = {"mae": "MAE", "mse": "MSE", "re": "RE (atomization)", "dsc": "DSC"}
 
 
 @dataclass
@@ -126,7 +128,7 @@ def markdown(rows: list[TableRow], table: str, exp: Experiments) -> str:
     head = ["Row", "seeds", "n test"]
     for m in metrics:
         unit = f" [{UNITS[m]}]" if UNITS[m] else ""
-        head += [f"{m.upper()}{unit} ours"] + ([f"{m.upper()} paper"] if show_paper else [])
+        head += [f"{LABELS[m]}{unit} ours"] + ([f"{LABELS[m]} paper"] if show_paper else [])
     lines = [f"### {paper.TITLES[table]}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r.row.label, str(r.n_seeds) if r.ran else "not run", str(r.n_test) if r.ran else "–"]
