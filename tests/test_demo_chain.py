@@ -11,10 +11,10 @@ from vimpnn.experiments import TABLES, Experiments, table_rows
 
 CHAIN_CONFIG = {
     **EMT_CONFIG,
-    # 2 growths per element, so splitting growths 60/20/20 leaves a test growth
+    # 3 growths per element, so splitting growth lineages 60/20/20 per element leaves a test growth of each
     # 3 scalings per cluster for the energy curves of Fig 5
-    "growth": {**EMT_CONFIG["growth"], "stable": {"n_seeds": 2},
-               "unstable": {"n_seeds": 1, "scalings": {"min": 0.9, "max": 1.5, "n": 3}}},
+    "growth": {**EMT_CONFIG["growth"], "stable": {"n_seeds": 3},
+               "unstable": {"n_seeds": 3, "scalings": {"min": 0.9, "max": 1.5, "n": 3}}},
     "workflow": {**EMT_CONFIG["workflow"], "chunk_size": {"augqm9": 9, "infcrystal": 12, "growth_stable": 4,
                                                           "growth_unstable": 8}},
     "train": {"message": 8, "edge_width": 16, "n_rbf": 12, "epochs": 2},
