@@ -72,7 +72,7 @@ def plot(args: argparse.Namespace) -> None:
             e, x = d[f"fig7_{name}_energies"], d[f"fig7_{name}_distance"]
             on_site = int(np.argmin(np.abs(d["factors"] - 1.0)))
             ax.plot(x, e.sum(1) - e[on_site].sum(), style, lw=1, label=f"{label}: total")
-            ax.plot(x, e[:, -1] - e[on_site, -1], style, lw=1, ls="--", label=f"{label}: moving atom")
+            ax.plot(x, e[:, -1] - e[on_site, -1], style[0] + "--", lw=1, label=f"{label}: moving atom")
         ax.set_title(f"Fig 7, {name}: one atom moves away")
         ax.set_xlabel("distance of moving atom to nearest seed atom (Å)")
         ax.set_ylabel("Δ energy vs lattice site (eV)")
