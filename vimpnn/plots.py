@@ -24,8 +24,9 @@ COLORS = {"DFT": "black", "MPNN": "tab:orange", "VIMPNN": "tab:blue", "VIMPNN (n
 
 
 def _pyplot():
-    import matplotlib
+    from vimpnn.extras import require
 
+    matplotlib = require("matplotlib", "drawing figures")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -136,9 +136,9 @@ def _sorted(tree):
 @functools.lru_cache(maxsize=1)
 def _parser():
     """Both tools load CP2K's 27 MB input schema (seconds): build each once per process."""
-    from cp2k_input_tools.parser import CP2KInputParserSimplified
+    from vimpnn.extras import require
 
-    return CP2KInputParserSimplified()
+    return require("cp2k_input_tools.parser", "writing CP2K inputs").CP2KInputParserSimplified()
 
 
 @functools.lru_cache(maxsize=1)
@@ -148,8 +148,9 @@ def _generator():
     CP2KInputGenerator.__init__ (cp2k-input-tools 0.9) only parses the XML and sets the indent; doing the same
     with the parser's tree saves ~5 s per process, i.e. per DFT chunk job.
     """
-    from cp2k_input_tools.generator import CP2KInputGenerator
+    from vimpnn.extras import require
 
+    CP2KInputGenerator = require("cp2k_input_tools.generator", "writing CP2K inputs").CP2KInputGenerator
     generator = CP2KInputGenerator.__new__(CP2KInputGenerator)
     generator._parse_tree, generator._shift = _parser()._spec, 3
     return generator
