@@ -107,7 +107,7 @@ def test_corrupt_and_truncated_files_give_clear_errors(tmp_path, capsys):
         read_dataset(tmp_path / "cut.h5")
     (tmp_path / "text.h5").write_text("not hdf5")
     assert main(["info", str(tmp_path / "text.h5")]) == 2
-    assert "text.h5: corrupt or truncated HDF5 file" in capsys.readouterr().err
+    assert "text.h5 is not an HDF5 dataset file; convert" in capsys.readouterr().err
     with h5py.File(tmp_path / "nobonds.h5", "w") as f:
         f["atoms/numbers"] = np.array([1], np.int16)
     with pytest.raises(DataFileError, match="missing dataset /atoms/positions"):

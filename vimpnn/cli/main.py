@@ -23,6 +23,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "validate-dft": ("validate_dft", "fcc lattice scan + Birch-Murnaghan fit, or cutoff / k-grid convergence"),
     "pack": ("pack", "join structures and DFT results into one HDF5 dataset with bonds, splits, provenance"),
     "info": ("info", "print what an HDF5 dataset file holds"),
+    "export": ("export", "a dataset file as extxyz, an ASE/schnetpack database, or MACE training files"),
+    "import": ("import_data", "your own structures + energies (extxyz, ASE db, ...) as a dataset file"),
     "download": ("download", "fetch a released dataset file of the manifest and verify its sha256"),
     "tables": ("tables", "the paper's Tables 1-5 (CSV + Markdown) from evaluated runs, with the paper's numbers"),
     "figures": ("figures", "the paper's Figures 3-7 and training curves (PNG + SVG) from evaluated runs"),
