@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=int, help="first frame (0-based)")
     parser.add_argument("--stop", type=int, help="one past the last frame")
     parser.add_argument("--cache", help="cache directory (overrides dft.cache_dir)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: only on a terminal)")
 
 
 class Progress:
@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     settings = load_settings(args.settings)
     structures = read_structures(args.inp, args.start, args.stop)
-    progress = Progress(len(structures), enabled=not args.no_progress)
+    from vimpnn.logs import show_progress
+
+    progress = Progress(len(structures), enabled=show_progress(args.no_progress))
     try:
         results = compute(structures, settings, backend=args.backend, jobs=args.jobs, cache_dir=args.cache,
                           progress=progress)

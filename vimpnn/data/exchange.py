@@ -241,7 +241,7 @@ def _label_to_int(values: list) -> np.ndarray:
 def import_frames(
     frames: list,
     source: str,
-    energy_key: str = "energy",
+    energy_key: str | None = "energy",
     scale_key: str | None = None,
     group_key: str | None = "group",
     split_key: str | None = "split",
@@ -252,6 +252,7 @@ def import_frames(
 ) -> SystemArrays:
     """A dataset from annotated frames: energies, reference geometry (scale), groups, splits and bonds.
 
+    `energy_key` None: structures without energies (NaN), for prediction only.
     `scale_key`: info key of the scaling relative to the reference geometry (None: `scale` when every frame
     has it, else each frame is its own reference). `group_key`: frames of one group (a molecule's scalings) stay in one split (missing: each frame
     its own group). `split_key`: given splits (missing or absent from the frames: random by group, `fractions`).
@@ -265,7 +266,8 @@ def import_frames(
     for k, atoms in enumerate(frames):
         where = f"{source}: frame {k}"
         if atoms.info.get("config_type") == ISOLATED and len(atoms) == 1:
-            refs[chemical_symbols[int(atoms.numbers[0])]] = _energy(atoms, energy_key, where)
+            if energy_key:
+                refs[chemical_symbols[int(atoms.numbers[0])]] = _energy(atoms, energy_key, where)
         else:
             systems.append((k, atoms))
     if not systems:
@@ -284,7 +286,7 @@ def import_frames(
     energies, structures, tables = [], [], []
     for row, (k, atoms) in enumerate(systems):
         where = f"{source}: frame {k}"
-        energies.append(_energy(atoms, energy_key, where))
+        energies.append(_energy(atoms, energy_key, where) if energy_key else np.nan)
         scale = float(atoms.info[scale_key]) if scale_key else 1.0
         if not np.isfinite(scale) or scale <= 0:
             raise InputFormatError(f"{where}: scale {scale_key!r} = {scale} must be a positive number")
