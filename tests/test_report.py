@@ -91,3 +91,15 @@ def test_dsc_cell_is_empty_for_an_unbracketed_curve(tmp_path):
     cells = {row[0]: row for row in (re.findall(r"<td>(.*?)</td>", tr) for tr in re.findall(r"<tr>(<td>.*?)</tr>", page))}
     assert cells["MPNN on infcrystal"][col] == "" and cells["VIMPNN on infcrystal"][col] == ""
     assert cells["MPNN on augqm9"][col] == "0.0600 (1 curve)"  # |1.23 - 1.20| x 2 Å
+
+
+def test_suspicious_runs_are_flagged():
+    from vimpnn.report import suspicious
+
+    assert suspicious({"best_epoch": 1, "epochs_run": 51, "stopped_early": True}, 360) == "best epoch 1"
+    assert suspicious({"best_epoch": 1, "epochs_run": 11, "stopped_early": True}, 360) == \
+        "best epoch 1; stopped early at epoch 11 of 360"
+    assert suspicious({"best_epoch": 3, "epochs_run": 15, "stopped_early": True}, 360) == \
+        "stopped early at epoch 15 of 360"
+    assert suspicious({"best_epoch": 40, "epochs_run": 90, "stopped_early": True}, 360) == ""
+    assert suspicious({"best_epoch": 1, "epochs_run": 1, "stopped_early": False}, 1) == ""  # a 1-epoch run

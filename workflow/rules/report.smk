@@ -40,7 +40,7 @@ rule figure:
     log:
         "logs/figures/{figure}.log",
     wildcard_constraints:
-        figure="fig[3-7]|training",
+        figure="fig[3-7]|training|parity",
     threads: 1
     resources:
         mem_mb=4000,
