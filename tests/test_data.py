@@ -150,3 +150,18 @@ def test_scaled_copies_share_one_bond_perception():
     with mock.patch.object(pack_module, "perceive_bonds", wraps=pack_module.perceive_bonds) as perceive:
         pack("augqm9", structures, _fake_results(structures), CONFIG)
     assert perceive.call_count == 3
+
+
+def test_docs_hdf5_example_runs_and_prints_what_the_doc_shows():
+    """docs/hdf5.md's plain-h5py example is run as written, and its printed output matches the doc."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "hdf5.md").read_text()
+    code = re.search(r"```python\n(.*?)```", doc, re.S)[1]
+    shown = re.search(r"Output:\n\n```\n(.*?)```", doc, re.S)[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout == shown
