@@ -230,6 +230,13 @@ def _bond_table(atoms, where: str) -> np.ndarray | None:
     return table
 
 
+def _int_or(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def _label_to_int(values: list) -> np.ndarray:
     """Group labels (numbers or strings) as integers: numbers kept, strings numbered in order of appearance."""
     if all(isinstance(v, (int, np.integer)) or (isinstance(v, float) and float(v).is_integer()) for v in values):
@@ -254,8 +261,9 @@ def import_frames(
 
     `energy_key` None: structures without energies (NaN), for prediction only.
     `scale_key`: info key of the scaling relative to the reference geometry (None: `scale` when every frame
-    has it, else each frame is its own reference). `group_key`: frames of one group (a molecule's scalings) stay in one split (missing: each frame
-    its own group). `split_key`: given splits (missing or absent from the frames: random by group, `fractions`).
+    has it, else each frame is its own reference). `group_key`: frames of one group (a molecule's scalings)
+    stay in one split (absent: each frame its own group). `split_key`: given splits (absent from the frames:
+    random by group with `fractions`).
     """
     from ase.data import chemical_symbols
 
@@ -275,7 +283,9 @@ def import_frames(
     if metadata and "vimpnn" in metadata:  # an ASE db we wrote: reference energies in its metadata
         refs = refs or dict((metadata["vimpnn"].get("reference_energies") or {}).get("energies") or {})
 
-    have = lambda key: key is not None and all(key in a.info for _, a in systems)  # noqa: E731
+    def have(key: str | None) -> bool:
+        return key is not None and all(key in a.info for _, a in systems)
+
     if scale_key is None and have("scale"):  # our own exports, and files following the same convention
         scale_key = "scale"
     elif scale_key is not None and not have(scale_key):
@@ -293,7 +303,7 @@ def import_frames(
         clean = atoms.copy()
         clean.calc = None
         clean.info = {"scale": scale, "group": int(groups[row]),
-                      "source_id": int(atoms.info.get("source_id", k)),
+                      "source_id": _int_or(atoms.info.get("source_id"), k),
                       "system_id": str(atoms.info.get("system_id", f"{Path(source).stem}-{k}"))}
         structures.append(clean)
         tables.append(_bond_table(atoms, where))
