@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,12 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class Progress:
-    """tqdm bar with done / failed / cached counts; the ETA comes from the rate of finished structures."""
+    """tqdm bar with done / failed / cached counts on a terminal (the ETA comes from the rate of finished
+    structures); elsewhere one timestamped log line per finished structure."""
 
     def __init__(self, total: int, enabled: bool):
         from tqdm import tqdm
 
         self.bar = tqdm(total=total, unit="structure", disable=not enabled, dynamic_ncols=True)
+        self.enabled, self.total = enabled, total
         self.ok = self.failed = self.cached = 0
 
     def __call__(self, result) -> None:
@@ -35,6 +40,10 @@ class Progress:
         self.failed += result.status != "ok"
         self.bar.set_postfix(done=self.ok, failed=self.failed, cached=self.cached, refresh=False)
         self.bar.update(1)
+        if not self.enabled:
+            what = f"{result.energy:.6f} eV" if result.status == "ok" else f"FAILED: {result.reason}"
+            log.info("%d/%d %s: %s%s", self.ok + self.failed, self.total, result.system_id, what,
+                     " (cached)" if result.cached else f" ({result.walltime_s:.1f} s)")
 
 
 def write_jsonl(path: str | Path, records) -> None:
