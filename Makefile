@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
-EXTRAS ?= dev
+EXTRAS ?= dev,slurm
 CORES ?= 2
 BIN := $(VENV)/bin
 # default suite + the representative long tests marked `ci`

@@ -63,3 +63,16 @@ def test_dsc_is_null_without_curves():
     summary = metrics.summarise(np.zeros(4) + 1.0, np.ones(4), s, np.arange(4), np.ones(4), None)
     assert summary["dsc"] is None and summary["re"] is None  # no isolated-atom energies: no RE
     assert summary["mae"]["mean"] == 0.0
+
+
+def test_curve_with_minimum_at_the_scan_end_is_excluded_not_a_perfect_score():
+    """A scan starting at s = 1.02 with both minima below it: curve_minimum gives 1.02 for both, which would
+    read as DSC 0; the curve is excluded and counted instead."""
+    s = np.linspace(1.02, 1.5, 8)
+    ref, pred = (s - 1.0) ** 2, (s - 0.97) ** 2
+    assert metrics.dsc_per_curve(s, ref, pred, np.zeros(8), np.ones(8)) == {}
+    summary = metrics.summarise(pred, ref, s, np.zeros(8), np.ones(8), None)
+    assert summary["dsc"] is None and summary["dsc_excluded"] == 1
+    both = metrics.summarise(np.tile(pred, 2), np.concatenate([ref, (s - 1.2) ** 2]), np.tile(s, 2),
+                             np.repeat([0, 1], 8), np.ones(16), None)
+    assert both["dsc"]["n_curves"] == 1 and both["dsc_excluded"] == 1

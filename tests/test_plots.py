@@ -78,7 +78,7 @@ def test_moving_atom_scan_moves_one_atom_along_the_centroid_line():
     np.testing.assert_allclose(scan[1].positions[:2], atoms.positions[:2])
 
 
-@pytest.mark.parametrize("figure", ["fig3", "fig4", "fig5", "fig6", "training"])
+@pytest.mark.parametrize("figure", ["fig3", "fig4", "fig5", "fig6", "training", "parity"])
 def test_figures_are_written(tmp_path, figure):
     _write_results(tmp_path, EXP)
     paths = make_figure(figure, Inputs(EXP, tmp_path / "evals", tmp_path / "runs"), tmp_path / "figures")

@@ -1,6 +1,7 @@
 """The HTML report gathers tables, figures, runs and dataset provenance into one self-contained page."""
 
 import json
+import re
 
 import numpy as np
 from ase import Atoms
@@ -44,7 +45,7 @@ def test_report_is_self_contained(tmp_path):
                        {"growth_stable": tmp_path / "growth_stable.h5"}, tmp_path / "report" / "report.html")
     page = out.read_text()
     assert page.count("data:image/png;base64,") == 2 and "<img src='results" not in page
-    assert "Table 2" in page and "VIMPNN on growth_stable" in page and "0.065 (0.197)" in page
+    assert "Table 2" in page and "VIMPNN on growth_stable" in page and "0.0650 (0.197)" in page
     assert "-12.000 … -10.000" in page  # energy range of the dataset
     assert "emt" in page and "dft_settings" in page
     assert f"{len(design(EXP))} runs, {12.5 * len(design(EXP)):.0f} s of training" in page
@@ -65,3 +66,40 @@ def test_plan_counts_growth_atoms_by_hand():
     assert train == 12 * 0.5 * 66 and val == 12 * 0.25 * 66
     train25, _ = split_atoms(RunSpec("growth_unstable", "mpnn", max_atoms=18, max_train_atoms=16), config)
     assert train25 == 12 * 0.5 * (15 + 16)
+
+
+def test_dsc_cell_is_empty_for_an_unbracketed_curve(tmp_path):
+    """infcrystal scanned from s = 1.02 with the minimum near 1.0 (the artefact that printed '0 (0) ± 0'): the
+    curve is excluded from DSC, the report's DSC cell is empty; a bracketed curve gets a number and its count."""
+    from vimpnn import metrics
+
+    exp = Experiments.from_config({"experiments": {"seeds": [0], "datasets": ["augqm9", "infcrystal"],
+                                                   "tables": ["table2"], "figures": []}})
+    s = np.linspace(1.02, 1.5, 8)
+    for run in design(exp):
+        lo = 1.0 if run.spec.dataset == "infcrystal" else 1.2  # reference minimum outside / inside the scan
+        ref, pred = (s - lo) ** 2, (s - lo - 0.03) ** 2
+        summary = metrics.summarise(pred, ref, s, np.zeros(8), np.full(8, 2.0), None)
+        d = tmp_path / "evals" / run.path
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps(summary))
+    write_table("table2", exp, tmp_path / "evals", tmp_path / "tables")
+    page = write_report(exp, tmp_path / "tables", tmp_path / "figures", tmp_path / "runs", {},
+                        tmp_path / "report.html").read_text()
+    header = re.search(r"<tr>(<th>.*?</th>)</tr>", page)[1]
+    col = re.findall(r"<th>(.*?)</th>", header).index("DSC [Å] ours")
+    cells = {row[0]: row for row in (re.findall(r"<td>(.*?)</td>", tr) for tr in re.findall(r"<tr>(<td>.*?)</tr>", page))}
+    assert cells["MPNN on infcrystal"][col] == "" and cells["VIMPNN on infcrystal"][col] == ""
+    assert cells["MPNN on augqm9"][col] == "0.0600 (1 curve)"  # |1.23 - 1.20| x 2 Å
+
+
+def test_suspicious_runs_are_flagged():
+    from vimpnn.report import suspicious
+
+    assert suspicious({"best_epoch": 1, "epochs_run": 51, "stopped_early": True}, 360) == "best epoch 1"
+    assert suspicious({"best_epoch": 1, "epochs_run": 11, "stopped_early": True}, 360) == \
+        "best epoch 1; stopped early at epoch 11 of 360"
+    assert suspicious({"best_epoch": 3, "epochs_run": 15, "stopped_early": True}, 360) == \
+        "stopped early at epoch 15 of 360"
+    assert suspicious({"best_epoch": 40, "epochs_run": 90, "stopped_early": True}, 360) == ""
+    assert suspicious({"best_epoch": 1, "epochs_run": 1, "stopped_early": False}, 1) == ""  # a 1-epoch run

@@ -41,7 +41,7 @@ def test_every_row_with_numeric_cells(tmp_path, table):
             float(r[key])
     md = md_path.read_text()
     assert md.count("\n| ") == len(rows) + 1  # header + one line per row
-    assert "0.11 (0.3) ± 0.01414" in md
+    assert "0.110 ± 0.0141" in md
     assert "paper" in md and paper.SOURCE in md
 
 

@@ -18,6 +18,12 @@ def test_paper_scale_plans_a_few_thousand_chunk_jobs_quickly(tmp_path):
     assert elapsed < 60
 
 
+def test_lint_is_clean(tmp_path):
+    res = run_snakemake(workflow_copy(tmp_path), "--lint", "--configfile=config/demo.yaml")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "Lints for" not in out and "workflow is in a good condition" in out, out[-3000:]
+
+
 def test_schema_error_names_the_key(tmp_path):
     cfg = yaml.safe_load(open(workflow_copy(tmp_path) / "config" / "demo.yaml"))
     cfg["infcrystal"]["scalingz"] = cfg["infcrystal"].pop("scalings")

@@ -81,8 +81,10 @@ def _radius_pairs(atoms) -> np.ndarray:
 
 def _rdkit_bonds(atoms) -> tuple[np.ndarray, np.ndarray]:
     """RDKit perception: connectivity, then bond orders from valence (falls back to connectivity only)."""
-    from rdkit import Chem
-    from rdkit.Chem import rdDetermineBonds
+    from vimpnn.extras import require
+
+    Chem = require("rdkit.Chem", "bond perception of molecules")
+    rdDetermineBonds = require("rdkit.Chem.rdDetermineBonds", "bond perception of molecules")
 
     block = f"{len(atoms)}\n\n" + "\n".join(
         f"{s} {x:.8f} {y:.8f} {z:.8f}" for s, (x, y, z) in zip(atoms.get_chemical_symbols(), atoms.positions)

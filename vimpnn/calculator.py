@@ -65,8 +65,13 @@ class Topology:
 
 
 def _info_bonds(atoms) -> tuple[np.ndarray, np.ndarray] | None:
+    """The bond table a structure carries: `SystemArrays.atoms` sets bond_pairs/bond_types, `vimpnn export`
+    writes `bonds` rows [i, j, type] (docs/exchange.md)."""
     if "bond_pairs" in atoms.info and "bond_types" in atoms.info:
         return np.asarray(atoms.info["bond_pairs"]).reshape(-1, 2), np.asarray(atoms.info["bond_types"])
+    if "bonds" in atoms.info:
+        rows = np.asarray(atoms.info["bonds"], dtype=np.int64).reshape(-1, 3)
+        return rows[:, :2], rows[:, 2]
     return None
 
 

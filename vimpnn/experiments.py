@@ -22,7 +22,7 @@ VARIANTS = ("a.i", "a.ii", "b.i", "b.ii", "c")
 AUX_CODES = {"n_atoms_per_type": "atoms", "n_orbitals_per_type": "orbitals", "scaling_gaussian": "scaling"}
 ALL_AUX = tuple(AUX_CODES)
 TABLES = ("table1", "table2", "table3", "table4", "table5")
-FIGURES = ("fig3", "fig4", "fig5", "fig6", "fig7", "training")
+FIGURES = ("fig3", "fig4", "fig5", "fig6", "fig7", "training", "parity")
 
 DEFAULTS: dict[str, Any] = {
     "data": "computed",  # which HDF5 files train on (read by workflow/rules/common.smk: computed|release|download)
@@ -214,6 +214,7 @@ FIGURE_DATASETS = {
     "fig6": ("growth_stable",),
     "fig7": ("growth_unstable",),
     "training": DATASETS,
+    "parity": DATASETS,
 }
 
 
@@ -224,7 +225,7 @@ def figure_datasets(figure: str, exp: Experiments) -> list[str]:
 def figure_specs(figure: str, exp: Experiments) -> list[RunSpec]:
     """Runs one figure reads (predictions, checkpoints or logs)."""
     ds = figure_datasets(figure, exp)
-    if figure in ("fig3", "fig5"):
+    if figure in ("fig3", "fig5", "parity"):
         return [s for d in ds for s in (mpnn(exp, d), full_vimpnn(exp, d))]
     if figure == "fig4":  # plus VIMPNN without the atom-type head (paper Sec 5.2, the Cu/Al hypothesis)
         no_atoms = tuple(a for a in ALL_AUX if a != "n_atoms_per_type")

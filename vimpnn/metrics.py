@@ -4,7 +4,9 @@ RE is relative to the atomization energy E - sum of isolated-atom energies (docs
 of chemistry; relative to total pseudopotential energies (~10^3-10^4 eV) it would be ~100x smaller.
 
 DSC (distance to stable configuration), docs/models.md: a curve is one `group` (one molecule's scalings,
-one element's lattice scan, one cluster's scalings) with at least 3 distinct scalings. Its minimum is
+one element's lattice scan, one cluster's scalings) with at least 3 distinct scalings whose reference minimum
+is bracketed (the lowest reference sample is not an end of the scan: otherwise the true minimum lies outside
+the scan and a distance to it cannot be measured, and the curve is excluded and counted). Its minimum is
 located on the sampled scalings by a parabola through the lowest sample and its two neighbours (vertex kept
 inside that bracket; the end sample itself when the lowest sample is at an end of the scan), for the
 predicted and the reference energies. The difference of the two scalings is converted to Å by the curve's
@@ -56,14 +58,30 @@ def curve_minimum(scale: np.ndarray, energy: np.ndarray) -> float:
     return float(np.clip(-b / (2 * a), xs[0], xs[2]))
 
 
-def dsc_per_curve(scale: np.ndarray, ref: np.ndarray, pred: np.ndarray, group: np.ndarray,
-                  length: np.ndarray) -> dict[int, float]:
-    """DSC (Å) of every group with >= 3 distinct scalings; `length` is each system's characteristic length."""
-    out = {}
+def minimum_bracketed(scale: np.ndarray, energy: np.ndarray) -> bool:
+    """Whether the lowest sample of a curve lies strictly inside the scanned scalings."""
+    k = int(np.argmin(np.asarray(energy, dtype=float)[np.argsort(scale)]))
+    return 0 < k < len(scale) - 1
+
+
+def curves(scale: np.ndarray, ref: np.ndarray, group: np.ndarray) -> tuple[list[int], list[int]]:
+    """(groups usable for DSC, groups excluded because the reference minimum is at an end of the scan);
+    groups with fewer than 3 distinct scalings are neither."""
+    usable, excluded = [], []
     for g in np.unique(group):
         m = group == g
-        if len(np.unique(scale[m])) < MIN_CURVE_POINTS:
-            continue
+        if len(np.unique(scale[m])) >= MIN_CURVE_POINTS:
+            (usable if minimum_bracketed(scale[m], ref[m]) else excluded).append(int(g))
+    return usable, excluded
+
+
+def dsc_per_curve(scale: np.ndarray, ref: np.ndarray, pred: np.ndarray, group: np.ndarray,
+                  length: np.ndarray) -> dict[int, float]:
+    """DSC (Å) of every group with >= 3 distinct scalings and a bracketed reference minimum; `length` is each
+    system's characteristic length."""
+    out = {}
+    for g in curves(scale, ref, group)[0]:
+        m = group == g
         s_ref, s_pred = curve_minimum(scale[m], ref[m]), curve_minimum(scale[m], pred[m])
         out[int(g)] = abs(s_pred - s_ref) * float(np.mean(length[m]))
     return out
@@ -72,8 +90,10 @@ def dsc_per_curve(scale: np.ndarray, ref: np.ndarray, pred: np.ndarray, group: n
 def summarise(pred: np.ndarray, ref: np.ndarray, scale: np.ndarray, group: np.ndarray,
               length: np.ndarray, atom_energy: np.ndarray | None) -> dict[str, Any]:
     """metrics.json body (without run/data): n, mae, mse, re (on atomization energies; null without
-    isolated-atom energies), dsc (null when no curve qualifies)."""
-    curves = np.array(list(dsc_per_curve(scale, ref, pred, group, length).values()))
-    dsc = {**_mean_std(curves), "n_curves": int(len(curves))} if len(curves) else None
+    isolated-atom energies), dsc (null when no curve qualifies) and dsc_excluded (curves whose reference
+    minimum is not bracketed)."""
+    values = np.array(list(dsc_per_curve(scale, ref, pred, group, length).values()))
+    dsc = {**_mean_std(values), "n_curves": int(len(values))} if len(values) else None
     re = None if atom_energy is None else relative_error(pred, ref, atom_energy)
-    return {"n": int(len(ref)), "mae": mae(pred, ref), "mse": mse(pred, ref), "re": re, "dsc": dsc}
+    return {"n": int(len(ref)), "mae": mae(pred, ref), "mse": mse(pred, ref), "re": re, "dsc": dsc,
+            "dsc_excluded": len(curves(scale, ref, group)[1])}

@@ -1,8 +1,11 @@
-"""Figures 3-7 of the paper and training curves, from evaluation directories, run directories and checkpoints.
+"""Figures 3-7 of the paper, training curves and parity plots, from evaluation directories, run directories and
+checkpoints.
 
 Every figure is written as PNG and SVG with the matplotlib Agg backend (no display needed on cluster
 nodes). Energies are plotted relative to a per-curve reference (eV) because total energies of
-different systems differ by thousands of eV; units are on every axis.
+different systems differ by thousands of eV; units are on every axis. A model has one colour in every
+figure (`model_color`: MPNN dark blue, VIMPNN light blue, DFT black, other variants a fixed palette) and
+seeds differ by line style.
 """
 
 from __future__ import annotations
@@ -20,12 +23,38 @@ from vimpnn.metrics import curve_minimum
 from vimpnn.experiments import Experiments, RunSpec, figure_datasets, figure_specs, full_vimpnn, mpnn, seeds_of
 
 PREDICTION_COLUMNS = ("index", "group", "source_id", "scale", "n_atoms", "formula", "energy_ref", "energy_pred")
-COLORS = {"DFT": "black", "MPNN": "tab:orange", "VIMPNN": "tab:blue", "VIMPNN (no atom-type head)": "tab:green"}
+COLORS = {"DFT": "black", "MPNN": "#1f3b73", "VIMPNN": "#5aa9e6", "VIMPNN (no atom-type head)": "#2ca02c",
+          "VIMPNN, trained on small systems": "#d62728"}
+# every other run kind (ablations, variants), in a fixed order so a kind keeps its colour across figures
+OTHER_COLORS = ("#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+                "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2")
+SEED_STYLES = ("-", "--", ":", "-.")
+
+
+def model_color(spec: RunSpec) -> str:
+    """The colour of a run kind in every figure: MPNN and VIMPNN (a.ii + all heads) fixed, the others by tag."""
+    if spec.model == "mpnn" and not spec.aux and spec.T == 3:
+        return COLORS["MPNN"]
+    if spec.model == "vimpnn" and spec.variant == "a.ii" and len(spec.aux) == 3 and spec.T == 3:
+        return COLORS["VIMPNN" if spec.max_train_atoms is None else "VIMPNN, trained on small systems"]
+    key = spec.tag.replace(f"-le{spec.max_atoms}", "")  # the same kind on every dataset
+    return OTHER_COLORS[sum(map(ord, key)) % len(OTHER_COLORS)]
+
+
+def _log_axis(ax) -> None:
+    """Log y axis labelled with plain numbers (0.2, 0.5, 1, 2) instead of 2×10⁰."""
+    from matplotlib import ticker
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
 
 
 def _pyplot():
-    import matplotlib
+    from vimpnn.extras import require
 
+    matplotlib = require("matplotlib", "drawing figures")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -133,31 +162,47 @@ def _pick_curves(curves: list[Curve], chosen: list[int] | None, how: str) -> lis
     return [ordered[0], ordered[-1]] if len(ordered) > 2 else ordered
 
 
+def _curve_name(c: Curve) -> str:
+    return f"{c.formula} ({c.n_atoms} atom{'s' * (c.n_atoms != 1)})"
+
+
 def energy_curves(inputs: Inputs, datasets: list[str], how: str) -> object:
     """Fig 3 / Fig 5: DFT vs MPNN vs VIMPNN energy along chosen curves (first seed of each model); dotted
-    vertical lines mark each curve's minimum as DSC locates it (vimpnn.metrics.curve_minimum)."""
+    vertical lines mark each curve's minimum as DSC locates it (vimpnn.metrics.curve_minimum).
+
+    Fig 3 (`how='error'`): one panel per curve. Fig 5 (`how='size'`): one panel per element with its smallest
+    (solid) and largest (dashed) test cluster."""
     plt = _pyplot()
-    panels = []
+    panels: list[tuple[str, list[tuple[Curve, Curve]]]] = []
     for d in datasets:
         mpnn_spec, vimpnn_spec = mpnn(inputs.exp, d), full_vimpnn(inputs.exp, d)
         mpnn_curves = {c.group: c for c in extract_curves(inputs.predictions(mpnn_spec)[0])}
         vimpnn_curves = {c.group: c for c in extract_curves(inputs.predictions(vimpnn_spec)[0])}
         chosen = _pick_curves(list(mpnn_curves.values()), inputs.exp.curves.get(d), how)
-        panels += [(d, c, vimpnn_curves[c.group]) for c in chosen]
+        if how == "size":
+            for element in sorted({element_of(c.formula) for c in chosen}):
+                pairs = [(c, vimpnn_curves[c.group]) for c in chosen if element_of(c.formula) == element]
+                panels.append((f"{d}: {element}", pairs))
+        else:
+            panels += [(f"{d}: {_curve_name(c)}", [(c, vimpnn_curves[c.group])]) for c in chosen]
     if not panels:
         raise InputFormatError(f"no energy curves (>= 3 scalings per group) in the test splits of {datasets}")
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
-    for ax, (d, m, v) in zip(axes[0], panels):
-        e0 = m.ref.min()
-        for x, y, style, name in ((m.scale, m.ref, "o-", "DFT"), (m.scale, m.pred, "s--", "MPNN"),
-                                  (v.scale, v.pred, "^--", "VIMPNN")):
-            ax.plot(x, y - e0, style, color=COLORS[name], label=name if name != "DFT" else "DFT reference")
-            ax.axvline(curve_minimum(x, y), color=COLORS[name], ls=":", lw=1)
-        ax.set_title(f"{d}: {m.formula} ({m.n_atoms} atom{'s' * (m.n_atoms != 1)}, group {m.group})")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.9), squeeze=False)
+    for ax, (title, pairs) in zip(axes[0], panels):
+        for k, (m, v) in enumerate(pairs):
+            e0 = m.ref.min()
+            ls = SEED_STYLES[k % len(SEED_STYLES)]
+            suffix = f", {_curve_name(m)}" if len(pairs) > 1 else ""
+            for x, y, marker, name in ((m.scale, m.ref, "o", "DFT"), (m.scale, m.pred, "s", "MPNN"),
+                                       (v.scale, v.pred, "^", "VIMPNN")):
+                label = ("DFT reference" if name == "DFT" else name) + suffix
+                ax.plot(x, y - e0, marker=marker, ls=ls, ms=4, color=COLORS[name], label=label)
+                ax.axvline(curve_minimum(x, y), color=COLORS[name], ls=":", lw=1)
+        ax.set_title(title)
         ax.set_xlabel("scaling factor s (× equilibrium geometry)")
         ax.set_ylabel("E − min E_DFT (eV)")
         ax.grid(alpha=0.3)
-    axes[0][0].legend()
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -169,7 +214,9 @@ def per_element_error(inputs: Inputs) -> object:
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 3.8), squeeze=False)
     for ax, d in zip(axes[0], datasets):
         specs = [s for s in figure_specs("fig4", inputs.exp) if s.dataset == d]
-        elements = sorted({element_of(f) for p in inputs.predictions(specs[0]) for f in p["formula"]})
+        first = inputs.predictions(specs[0])[0]
+        element = np.array([element_of(f) for f in first["formula"]])
+        elements = sorted(set(element.tolist()))
         width = 0.8 / len(specs)
         for k, spec in enumerate(specs):
             per_seed = []
@@ -180,8 +227,9 @@ def per_element_error(inputs: Inputs) -> object:
             per_seed = np.array(per_seed)
             x = np.arange(len(elements)) + (k - (len(specs) - 1) / 2) * width
             label = _model_label(spec)
-            ax.bar(x, per_seed.mean(0), width, yerr=per_seed.std(0), capsize=3, label=label, color=COLORS[label])
-        ax.set_xticks(np.arange(len(elements)), elements)
+            ax.bar(x, per_seed.mean(0), width, yerr=per_seed.std(0), capsize=3, label=label, color=model_color(spec))
+        counts = [int(np.sum(element == e)) for e in elements]
+        ax.set_xticks(np.arange(len(elements)), [f"{e}\n(n = {n})" for e, n in zip(elements, counts)])
         ax.set_title(d)
         ax.set_xlabel("element")
         ax.set_ylabel("test MAE (eV)")
@@ -198,7 +246,8 @@ def mae_vs_size(inputs: Inputs) -> object:
     (d,) = figure_datasets("fig6", inputs.exp)
     fig, ax = plt.subplots(figsize=(6.5, 4))
     limit = inputs.exp.fig6_max_train_atoms
-    for spec, color, style in zip(figure_specs("fig6", inputs.exp), ("tab:blue", "tab:red"), ("o-", "s--")):
+    for spec, style in zip(figure_specs("fig6", inputs.exp), ("o-", "s--")):
+        color = model_color(spec)
         preds = inputs.predictions(spec)
         sizes = np.unique(preds[0]["n_atoms"]).astype(int)
         mae = np.array([[np.abs(p["energy_pred"] - p["energy_ref"])[p["n_atoms"] == n].mean() for n in sizes] for p in preds])
@@ -306,25 +355,62 @@ def read_log(path: Path) -> dict[str, np.ndarray]:
 
 
 def training_curves(inputs: Inputs) -> object:
-    """Validation MAE per epoch of every run (one colour per run spec, one line per seed), one panel per dataset."""
+    """Per dataset: training loss (left) and validation MAE (right) per epoch of every run; one colour per run
+    kind (the same as in every other figure), one line style per seed."""
     plt = _pyplot()
     datasets = figure_datasets("training", inputs.exp)
-    fig, axes = plt.subplots(len(datasets), 1, figsize=(11, 3.6 * len(datasets)), squeeze=False)
-    for ax, d in zip(axes[:, 0], datasets):
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(15, 3.8 * len(datasets)), squeeze=False)
+    for (loss_ax, mae_ax), d in zip(axes, datasets):
         specs = [s for s in figure_specs("training", inputs.exp) if s.dataset == d]
-        cmap = plt.get_cmap("tab20")
-        for k, spec in enumerate(specs):
+        for spec in specs:
             for j, run in enumerate(seeds_of(spec, inputs.exp)):
                 log = read_log(inputs.runs / run.path / "log.csv")
-                ax.plot(log["epoch"], log["val_mae"], color=cmap(k % 20), lw=1.2,
-                        label=f"{spec.label} (T={spec.T})" if j == 0 else None)
-        ax.set_yscale("log")
-        ax.set_title(d)
-        ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylabel("validation MAE (eV)")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5), ncol=1 + len(specs) // 10)
+                style = dict(color=model_color(spec), ls=SEED_STYLES[j % len(SEED_STYLES)], lw=1.2)
+                loss_ax.plot(log["epoch"], log["train_loss"], **style)
+                mae_ax.plot(log["epoch"], log["val_mae"], label=f"{spec.label} (T={spec.T}), seed {run.seed}", **style)
+        for ax, what in ((loss_ax, "training loss (standardised MSE)"), (mae_ax, "validation MAE (eV)")):
+            _log_axis(ax)
+            ax.set_title(f"{d}: {what.split(' (')[0]}")
+            ax.set_xlabel("epoch")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.set_ylabel(what)
+            ax.grid(alpha=0.3, which="both")
+        mae_ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), ncol=1 + len(specs) // 8)
+    fig.tight_layout()
+    return fig
+
+
+def parity(inputs: Inputs) -> object:
+    """Per dataset: predicted vs DFT energy per atom (top) and the histogram of the total-energy error (bottom)
+    on the test split, MPNN and VIMPNN (first seed), with MAE and the per-atom MAE in the legend."""
+    plt = _pyplot()
+    datasets = figure_datasets("parity", inputs.exp)
+    fig, axes = plt.subplots(2, len(datasets), figsize=(4.4 * len(datasets), 8), squeeze=False)
+    for k, d in enumerate(datasets):
+        top, bottom = axes[0, k], axes[1, k]
+        errors = []
+        for spec in (mpnn(inputs.exp, d), full_vimpnn(inputs.exp, d)):
+            p = inputs.predictions(spec)[0]
+            ref, pred, n = p["energy_ref"], p["energy_pred"], p["n_atoms"]
+            err = pred - ref
+            errors.append(err)
+            label = (f"{_model_label(spec)}: MAE {np.mean(np.abs(err)):.3g} eV, "
+                     f"{1000 * np.mean(np.abs(err) / n):.3g} meV/atom")
+            top.plot(ref / n, pred / n, "o", ms=3, alpha=0.7, color=model_color(spec), label=label)
+            bottom.hist(err, bins=30, histtype="step", lw=1.5, color=model_color(spec), label=_model_label(spec))
+        lo, hi = top.get_xlim()
+        top.plot([lo, hi], [lo, hi], color=COLORS["DFT"], lw=0.8, ls=":")
+        top.set_title(f"{d}: test split (n = {len(errors[0])})")
+        top.set_xlabel("DFT energy per atom (eV/atom)")
+        top.set_ylabel("predicted energy per atom (eV/atom)")
+        top.legend(fontsize=7)
+        bottom.axvline(0, color=COLORS["DFT"], lw=0.8, ls=":")
+        bottom.set_xlabel("prediction − DFT, total energy (eV)")
+        bottom.set_ylabel("test systems")
+        bottom.yaxis.get_major_locator().set_params(integer=True)
+        bottom.legend(fontsize=8)
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -336,6 +422,7 @@ FIGURES: dict[str, Callable[[Inputs], object]] = {
     "fig6": mae_vs_size,
     "fig7": node_contribution_figure,
     "training": training_curves,
+    "parity": parity,
 }
 
 

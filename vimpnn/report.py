@@ -12,9 +12,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from vimpnn import __version__, paper
 from vimpnn.experiments import Experiments, design, enabled_figures
+from vimpnn.tables import fmt3
 
 FIGURE_CAPTIONS = {
     "fig3": "Fig 3: energy vs isometric scaling for chosen test molecules (augqm9) and both elements' lattice scans "
@@ -22,13 +24,17 @@ FIGURE_CAPTIONS = {
             "locates it.",
     "fig4": "Fig 4: test MAE per element (mean over seeds, error bars: std over seeds) for MPNN, VIMPNN and, on the "
             "growth datasets, VIMPNN without the atom-type auxiliary head.",
-    "fig5": "Fig 5: energy vs scaling for the smallest and largest test clusters of growth_unstable.",
+    "fig5": "Fig 5: energy vs scaling on growth_unstable, one panel per element: its smallest (solid) and largest "
+            "(dashed) test cluster.",
     "fig6": "Fig 6: VIMPNN test MAE vs system size on growth_stable, trained on all sizes vs only on small systems "
             "(mean ± std over seeds).",
     "fig7": "Fig 7: one atom added to the 14-atom seed moves along the line through the seed's centroid; change of its "
             "node contribution, of the static atoms' contributions and of the total energy (VIMPNN trained on "
             "growth_unstable, calculator `energies`).",
-    "training": "Validation MAE per epoch of every run (one colour per model, one line per seed).",
+    "training": "Training loss (left) and validation MAE (right) per epoch of every run: one colour per model, "
+                "the same in every figure; one line style per seed.",
+    "parity": "Predicted vs DFT energy per atom (top) and histogram of the total-energy error (bottom) on each "
+              "dataset's test split, MPNN and VIMPNN (first seed); legends give the MAE and the per-atom MAE.",
 }
 
 STYLE = """body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -95,24 +101,46 @@ def _provenance(summary: dict) -> str:
                       "</pre></details>" for k, v in details.items()))
 
 
+EARLY_STOP_FRACTION = 0.05  # a run stopped within the first 5% of its epochs has barely trained
+
+
+def suspicious(summary: dict, max_epochs: int | None) -> str:
+    """Why a finished run looks untrained ('' when it does not): its best validation error came in the
+    first epoch (the model got worse from there), or early stopping ended it within 5% of its epochs."""
+    reasons = []
+    if summary.get("best_epoch") == 1 and (summary.get("epochs_run") or 0) > 1:
+        reasons.append("best epoch 1")
+    run, stopped = summary.get("epochs_run") or 0, summary.get("stopped_early")
+    if stopped and max_epochs and run < EARLY_STOP_FRACTION * max_epochs:
+        reasons.append(f"stopped early at epoch {run} of {max_epochs}")
+    return "; ".join(reasons)
+
+
 def _runs_table(exp: Experiments, runs: Path) -> str:
-    rows, total = [], 0.0
+    rows, total, flagged = [], 0.0, 0
     for run in design(exp):
         path = runs / run.path / "train.json"
         if not path.exists():
             continue
         s = json.loads(path.read_text())
+        config = runs / run.path / "config.yaml"
+        max_epochs = (yaml.safe_load(config.read_text()) or {}).get("epochs") if config.exists() else exp.epochs
+        flag = suspicious(s, max_epochs)
+        flagged += bool(flag)
         rows.append([run.path, s.get("epochs_run"), s.get("best_epoch"), _fmt(s.get("best_val_mae")), s.get("device"),
-                     _fmt(s.get("wall_time_s"))])
+                     _fmt(s.get("wall_time_s")), ("⚠ " + flag) if flag else ""])
         total += float(s.get("wall_time_s") or 0.0)
     if not rows:
         return "<p>No finished training runs found.</p>"
-    return (_table(["run", "epochs", "best epoch", "best val MAE (eV)", "device", "wall time (s)"], rows)
-            + f"<p class='note'>{len(rows)} runs, {total:.0f} s of training in total.</p>")
+    return (_table(["run", "epochs", "best epoch", "best val MAE (eV)", "device", "wall time (s)", "flag"], rows)
+            + f"<p class='note'>{len(rows)} runs, {total:.0f} s of training in total"
+            + (f"; {flagged} flagged as suspicious (best epoch 1, or early stop within "
+               f"{EARLY_STOP_FRACTION:.0%} of the epochs): check their training curves" if flagged else "")
+            + ".</p>")
 
 
 def _fmt(x) -> str:
-    return f"{x:.4g}" if isinstance(x, (int, float)) else ("" if x is None else str(x))
+    return fmt3(float(x)) if isinstance(x, (int, float)) else ("" if x is None else str(x))
 
 
 def _figure(path: Path, caption: str) -> str:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,16 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=int, help="first frame (0-based)")
     parser.add_argument("--stop", type=int, help="one past the last frame")
     parser.add_argument("--cache", help="cache directory (overrides dft.cache_dir)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: only on a terminal)")
 
 
 class Progress:
-    """tqdm bar with done / failed / cached counts; the ETA comes from the rate of finished structures."""
+    """tqdm bar with done / failed / cached counts on a terminal (the ETA comes from the rate of finished
+    structures); elsewhere one timestamped log line per finished structure."""
 
     def __init__(self, total: int, enabled: bool):
         from tqdm import tqdm
 
         self.bar = tqdm(total=total, unit="structure", disable=not enabled, dynamic_ncols=True)
+        self.enabled, self.total = enabled, total
         self.ok = self.failed = self.cached = 0
 
     def __call__(self, result) -> None:
@@ -35,6 +40,10 @@ class Progress:
         self.failed += result.status != "ok"
         self.bar.set_postfix(done=self.ok, failed=self.failed, cached=self.cached, refresh=False)
         self.bar.update(1)
+        if not self.enabled:
+            what = f"{result.energy:.6f} eV" if result.status == "ok" else f"FAILED: {result.reason}"
+            log.info("%d/%d %s: %s%s", self.ok + self.failed, self.total, result.system_id, what,
+                     " (cached)" if result.cached else f" ({result.walltime_s:.1f} s)")
 
 
 def write_jsonl(path: str | Path, records) -> None:
@@ -52,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     settings = load_settings(args.settings)
     structures = read_structures(args.inp, args.start, args.stop)
-    progress = Progress(len(structures), enabled=not args.no_progress)
+    from vimpnn.logs import show_progress
+
+    progress = Progress(len(structures), enabled=show_progress(args.no_progress))
     try:
         results = compute(structures, settings, backend=args.backend, jobs=args.jobs, cache_dir=args.cache,
                           progress=progress)

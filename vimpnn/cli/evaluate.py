@@ -65,17 +65,19 @@ def run(args: argparse.Namespace) -> int:
     pred = predict(model.to(device), dataset, np.arange(len(subset)), args.batch_size, device)
     summary = metrics.summarise(pred, subset.energy, subset.scale, subset.group, dataset.characteristic_length(),
                                 isolated_atom_energy(subset))
+    summary["mae_per_atom"] = metrics.mae(pred / subset.n_atoms, subset.energy / subset.n_atoms)
     summary.update(run=str(args.run), data=str(args.data), split=args.split)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "metrics.json", summary)
     row = {"n": summary["n"]}
-    for key in ("mae", "mse", "re"):
+    for key in ("mae", "mae_per_atom", "mse", "re"):
         value = summary[key] or {}
         row.update({f"{key}_mean": value.get("mean"), f"{key}_std": value.get("std")})
     dsc = summary["dsc"] or {}
     row.update(dsc_mean=dsc.get("mean"), dsc_std=dsc.get("std"), dsc_n_curves=dsc.get("n_curves"),
+               dsc_excluded=summary["dsc_excluded"],
                run=summary["run"], data=summary["data"], split=args.split)
     _write_csv(out / "metrics.csv", list(row), [list(row.values())])
     rows = [
@@ -85,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     ]
     _write_csv(out / "predictions.csv", list(PREDICTION_COLUMNS), rows)
     print(f"{args.split}: n={summary['n']} MAE={summary['mae']['mean']:.4f} eV"
-          + (f" DSC={dsc['mean']:.4f} Å over {dsc['n_curves']} curves" if dsc else ""))
+          + (f" DSC={dsc['mean']:.4f} Å over {dsc['n_curves']} curves" if dsc else "")
+          + (f" ({summary['dsc_excluded']} curves without a bracketed minimum excluded)" if summary["dsc_excluded"] else ""))
     return 0
 
 

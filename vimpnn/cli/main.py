@@ -18,11 +18,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "structures": ("structures", "build the geometries of one dataset (extended XYZ, no energies)"),
     "train": ("train", "train MPNN / VIMPNN on a dataset file into a run directory (resumable)"),
     "evaluate": ("evaluate", "predictions and test metrics (MAE, MSE, RE, DSC) of a trained run"),
+    "predict": ("predict", "energies and per-atom contributions of a trained run for structures (extxyz, HDF5, db)"),
     "dft": ("dft", "DFT energies (CP2K or EMT) of a structures file as JSON lines, cached and resumable"),
     "dft-refs": ("dft_refs", "isolated-atom reference energies with the same DFT settings (JSON)"),
     "validate-dft": ("validate_dft", "fcc lattice scan + Birch-Murnaghan fit, or cutoff / k-grid convergence"),
     "pack": ("pack", "join structures and DFT results into one HDF5 dataset with bonds, splits, provenance"),
     "info": ("info", "print what an HDF5 dataset file holds"),
+    "export": ("export", "a dataset file as extxyz, an ASE/schnetpack database, or MACE training files"),
+    "import": ("import_data", "your own structures + energies (extxyz, ASE db, ...) as a dataset file"),
     "download": ("download", "fetch a released dataset file of the manifest and verify its sha256"),
     "tables": ("tables", "the paper's Tables 1-5 (CSV + Markdown) from evaluated runs, with the paper's numbers"),
     "figures": ("figures", "the paper's Figures 3-7 and training curves (PNG + SVG) from evaluated runs"),
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command).parse_args(argv)
+    from vimpnn.logs import setup_logging
+
+    setup_logging()
     try:
         return int(_load(args._module).run(args) or 0)
     except BrokenPipeError:  # `vimpnn info x.h5 | head`: the reader left, nothing to report

@@ -1,7 +1,8 @@
 """`vimpnn train`: fit MPNN / MPNN without bond types / VIMPNN on a dataset file into a run directory.
 
 Settings: TrainConfig defaults (paper), overridden by --config (a YAML mapping of `train:` keys, or a
-file with a `train:` section), overridden by the flags given on the command line.
+file with a `train:` section), overridden by the flags given on the command line; `--print-config` shows
+the result as YAML (a valid --config file) without training.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="dataset HDF5 file (docs/hdf5.md) with train/val splits")
+    parser.add_argument("--data", help="dataset HDF5 file (docs/hdf5.md) with train/val splits; own structures: "
+                        "convert them with `vimpnn import` first")
     parser.add_argument("--model", choices=("mpnn", "mpnn_nobt", "vimpnn"), help="model (default vimpnn)")
     parser.add_argument("--variant", choices=("a.i", "a.ii", "b.i", "b.ii", "c"), help="VIMPNN variant (a.ii)")
     parser.add_argument("--aux", help="comma-separated auxiliary heads (n_atoms_per_type, n_orbitals_per_type, "
@@ -30,9 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="drop larger systems from the training split only")
     parser.add_argument("--device", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--config", help="YAML file of train settings (see docs/models.md)")
-    parser.add_argument("--out", required=True, help="run directory (resumes from its last.pt if present)")
+    parser.add_argument("--out", help="run directory (resumes from its last.pt if present)")
     parser.add_argument("--restart-on-change", action="store_true",
                         help="if last.pt was written with other settings, train anew instead of failing")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the settings (defaults < --config < flags) as YAML and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: only on a terminal); "
+                        "one timestamped log line per epoch instead")
 
 
 FLAG_KEYS = ("model", "variant", "T", "epochs", "batch_size", "lr", "lr_schedule", "molecule_graph", "seed",
@@ -62,12 +68,23 @@ def resolve_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    import yaml
+
     from vimpnn.data.hdf5 import read_dataset
+    from vimpnn.errors import InputFormatError
+    from vimpnn.logs import show_progress
     from vimpnn.training import train
 
     config = resolve_config(args)
+    if args.print_config:
+        print(yaml.safe_dump({"train": config.to_dict()}, sort_keys=False, default_flow_style=None), end="")
+        return 0
+    missing = [flag for flag, value in (("--data", args.data), ("--out", args.out)) if not value]
+    if missing:
+        raise InputFormatError(f"train needs {' and '.join(missing)} (or --print-config)")
     arrays = read_dataset(args.data)
-    summary = train(arrays, config, args.out, data=str(args.data), restart_on_change=args.restart_on_change)
+    summary = train(arrays, config, args.out, data=str(args.data), restart_on_change=args.restart_on_change,
+                    progress=show_progress(args.no_progress))
     print(f"best val MAE {summary['best_val_mae']:.4f} eV at epoch {summary['best_epoch']} "
           f"({summary['epochs_run']} epochs, {summary['device']}) -> {args.out}")
     return 0

@@ -59,9 +59,9 @@ def lattice_scan(args, settings: dict) -> dict:
     volumes = [c.get_volume() / len(c) for c in cells]
     eos = EquationOfState(volumes, energies, eos="birchmurnaghan")
     v0, e0, bulk = eos.fit()
-    import matplotlib
+    from vimpnn.extras import require
 
-    matplotlib.use("Agg")
+    require("matplotlib", "the lattice-scan plot").use("Agg")
     plot = args.plot or f"validate-dft-{args.element}.png"
     eos.plot(plot, show=False)
     a0 = (4 * v0) ** (1 / 3)

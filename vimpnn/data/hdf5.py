@@ -89,6 +89,11 @@ def read_dataset(path: str | os.PathLike) -> SystemArrays:
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"dataset file {path} does not exist")
+    if path.is_file() and not h5py.is_hdf5(path):
+        raise DataFileError(
+            f"{path} is not an HDF5 dataset file; convert structures with energies first: "
+            f"vimpnn import {path} --energy-key KEY --out {path.with_suffix('.h5')} (see docs/exchange.md)"
+        )
     try:
         with h5py.File(path, "r") as f:
             fields: dict[str, Any] = {}

@@ -52,7 +52,7 @@ def _git_commit() -> str:
         return "unknown"
 
 
-class _BondCache:
+class BondCache:
     """Scaled copies share their reference geometry's bonds: perceive once per (group, size), verify, reuse."""
 
     def __init__(self) -> None:
@@ -102,7 +102,7 @@ def pack(
         if e is None or not np.isfinite(e):
             raise InputFormatError(f"{dataset}: result for {a.info['system_id']} has status ok but energy {e!r}")
         energies.append(float(e))
-    bonds = _BondCache()
+    bonds = BondCache()
     first = by_id[ok[0].info["system_id"]]
     attrs = {
         "dataset": dataset,

@@ -23,7 +23,7 @@ import numpy as np
 from vimpnn.errors import InputFormatError
 
 ELEMENTS_QM9 = ("H", "C", "N", "O", "F")
-SHIPPED = Path(__file__).resolve().parents[2] / "datasets" / "qm9" / "qm9_first_10000.xyz.gz"
+SHIPPED = Path(__file__).resolve().parents[1] / "data_files" / "qm9" / "qm9_first_10000.xyz.gz"
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain containers only
     except Exception as exc:  # torch raises many types for a corrupt file
         raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc
 

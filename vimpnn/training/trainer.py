@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import os
 import time
@@ -32,6 +33,7 @@ from vimpnn.training.loss import loss_terms, total_loss
 from vimpnn.training.normalise import set_normalisation
 
 LOG_COLUMNS = ("epoch", "train_loss", "val_mae", "lr", "seconds")
+log = logging.getLogger(__name__)
 
 
 class SplitError(VimpnnError, ValueError):
@@ -71,19 +73,28 @@ def batches(dataset: GraphDataset, index: np.ndarray, batch_size: int,
 
 @torch.no_grad()
 def predict(model, dataset: GraphDataset, index: np.ndarray, batch_size: int,
-            device: torch.device) -> np.ndarray:
-    """Predicted energies (eV, float64) of systems `index`, in that order."""
+            device: torch.device, per_atom: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Predicted energies (eV, float64) of systems `index`, in that order; with `per_atom`, also the per-atom
+    contributions (eV, flat: the atoms of index[0], then of index[1], ...), which sum to each energy."""
     model.eval()
-    out = [model(batch_to(b, device))[keys.ENERGY].cpu() for b in batches(dataset, index, batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros(0)
+    energy, node = [], []
+    for b in batches(dataset, index, batch_size):
+        out = model(batch_to(b, device))
+        energy.append(out[keys.ENERGY].cpu())
+        node.append(out[keys.NODE_ENERGY].cpu())
+    energies = torch.cat(energy).numpy() if energy else np.zeros(0)
+    if not per_atom:
+        return energies
+    return energies, (torch.cat(node).numpy() if node else np.zeros(0))
 
 
 def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike, data: str = "",
-          restart_on_change: bool = False) -> dict[str, Any]:
+          restart_on_change: bool = False, progress: bool = False) -> dict[str, Any]:
     """Train (or resume) a model on `arrays` into `out_dir`; returns the train.json summary.
 
     `restart_on_change`: a last.pt written with other settings starts training anew instead of failing
     (the workflow's choice: a changed config must retrain, not resume a different model).
+    `progress`: a progress bar (terminals); otherwise one log line per epoch (log files).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,8 +119,10 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
         checkpoint.save_atomic(best, out / "best.pt")
     _write_yaml(out / "config.yaml", {"data": data, **config.to_dict(), "hparams": hparams})
 
+    log.info("training %s on %s: %d train / %d val systems, %s, epochs %d..%d", config.model, data or "dataset",
+             len(splits["train"]), len(splits["val"]), device, state["epoch"] + 1, config.epochs)
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc=f"train {config.model}", unit="epoch",
-               mininterval=2.0)
+               mininterval=2.0, disable=not progress)
     while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
         epoch = state["epoch"] + 1
         t0 = time.perf_counter()
@@ -139,6 +152,10 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
         bar.update(1)
         bar.set_postfix(loss=f"{train_loss:.4g}", val_mae=f"{val_mae:.4g}", best=f"{state['best_val_mae']:.4g}",
                         refresh=False)
+        if not progress:
+            log.info("epoch %d/%d train_loss %.4g val_mae %.4g eV best %.4g eV (epoch %d) lr %.3g %.1f s", epoch,
+                     config.epochs, train_loss, val_mae, state["best_val_mae"], state["best_epoch"],
+                     optimizer.param_groups[0]["lr"], seconds)
     bar.close()
     summary = {
         "epochs_run": state["epoch"], "best_epoch": state["best_epoch"], "best_val_mae": state["best_val_mae"],
@@ -202,7 +219,7 @@ def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler,
     current = config.to_dict()
     differ = sorted(k for k in current if k != "epochs" and saved.get(k) != current[k])
     if differ and restart_on_change:
-        print(f"{path}: settings changed ({', '.join(differ)}): training again from epoch 0")
+        log.warning("%s: settings changed (%s): training again from epoch 0", path, ", ".join(differ))
         path.rename(path.with_name("last.pt.replaced"))
         return {"epoch": 0, "best_val_mae": float("inf"), "best_epoch": 0, "bad_epochs": 0, "wall_s": 0.0}, None
     if differ:

@@ -12,5 +12,7 @@ rule download_file:
     resources:
         runtime=120,
     localrule: True
+    conda:
+        "../../envs/torch.yaml"
     shell:
         "vimpnn download --manifest {input.manifest} --name {wildcards.name} --out {output} &> {log}"

@@ -1,10 +1,6 @@
 # Evaluation: test-set metrics and predictions of one run directory (docs/experiments.md, docs/architecture.md).
 
 
-def evaluate_targets():
-    return expand("results/evals/{path}/metrics.json", path=run_paths())
-
-
 rule evaluate_run:
     input:
         best="results/runs/{dataset}/{tag}/seed{seed}/best.pt",

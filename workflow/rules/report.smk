@@ -1,39 +1,4 @@
 # Tables 1-5, Figures 3-7 + training curves, and the HTML report; which ones: config `experiments`.
-from vimpnn.experiments import enabled_figures, figure_datasets, figure_specs, seeds_of, table_rows
-
-EVALS = "results/evals"
-RUNS = "results/runs"
-
-
-def table_targets():
-    return expand("results/tables/{table}.{ext}", table=EXPERIMENTS.tables, ext=("csv", "md"))
-
-
-def figure_targets():
-    return expand("results/figures/{figure}.{ext}", figure=enabled_figures(EXPERIMENTS), ext=("png", "svg"))
-
-
-def report_targets():
-    return ["results/report/report.html"]
-
-
-def table_evaluations(wildcards):
-    specs = {row.spec for row in table_rows(wildcards.table, EXPERIMENTS) if row.spec.dataset in EXPERIMENTS.datasets}
-    return [f"{EVALS}/{run.path}/metrics.json" for spec in specs for run in seeds_of(spec, EXPERIMENTS)]
-
-
-def figure_inputs(wildcards):
-    """What one figure reads: predictions, or training summaries (log.csv beside), or a checkpoint + data."""
-    runs = [run for spec in figure_specs(wildcards.figure, EXPERIMENTS) for run in seeds_of(spec, EXPERIMENTS)]
-    if wildcards.figure == "training":
-        return [f"{RUNS}/{run.path}/train.json" for run in runs]
-    if wildcards.figure == "fig7":
-        return [f"{RUNS}/{run.path}/best.pt" for run in runs[:1]] + [dataset_file("growth_unstable")]
-    return [f"{EVALS}/{run.path}/predictions.csv" for run in runs]
-
-
-def data_arguments(datasets):
-    return " ".join(f"--data {d}={dataset_file(d)}" for d in datasets)
 
 
 rule table:
@@ -75,7 +40,7 @@ rule figure:
     log:
         "logs/figures/{figure}.log",
     wildcard_constraints:
-        figure="fig[3-7]|training",
+        figure="fig[3-7]|training|parity",
     threads: 1
     resources:
         mem_mb=4000,

@@ -4,10 +4,11 @@ rule config_section:
         "results/config/datasets.yaml",
     params:
         sections=section_config(DATASET_SECTIONS),
+    log:
+        "logs/config/datasets.log",
     localrule: True
     run:
-        with open(output[0], "w") as fh:
-            yaml.safe_dump(params.sections, fh, sort_keys=True)
+        write_yaml(output[0], params.sections, log[0])
 
 
 rule dft_settings:
@@ -15,10 +16,11 @@ rule dft_settings:
         "results/config/dft.yaml",
     params:
         dft=config["dft"],
+    log:
+        "logs/config/dft.log",
     localrule: True
     run:
-        with open(output[0], "w") as fh:
-            yaml.safe_dump(params.dft, fh, sort_keys=True)
+        write_yaml(output[0], params.dft, log[0])
 
 
 rule structures:

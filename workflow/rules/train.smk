@@ -1,33 +1,6 @@
 # Training: one job = one run directory results/runs/<dataset>/<tag>/seed<N> (tags: vimpnn.experiments.RunSpec).
 # A killed job resumes from the run directory's last.pt, which is deliberately not a declared output
 # (Snakemake would delete it before the rerun); the declared outputs appear only when training ends.
-import os
-
-import yaml
-
-from vimpnn.experiments import Experiments, design, run_from_path, train_arguments
-
-EXPERIMENTS = Experiments.from_config(config)
-RESOURCES = EXPERIMENTS.resources
-
-
-wildcard_constraints:
-    tag=r"[A-Za-z0-9_.+\-]+",
-    seed=r"\d+",
-
-
-def run_paths():
-    """Every run directory of the experiment design, relative to results/runs (and results/evals)."""
-    return [run.path for run in design(EXPERIMENTS)]
-
-
-def train_all_targets():
-    return expand("results/runs/{path}/train.json", path=run_paths())
-
-
-def trainer_arguments(wildcards):
-    run = run_from_path(f"{wildcards.dataset}/{wildcards.tag}/seed{wildcards.seed}")
-    return train_arguments(run, EXPERIMENTS)
 
 
 rule train_config:
@@ -36,10 +9,11 @@ rule train_config:
         "results/config/train.yaml",
     params:
         train=config.get("train", {}),
+    log:
+        "logs/config/train.log",
     localrule: True
     run:
-        with open(output[0], "w") as fh:
-            yaml.safe_dump(params.train, fh, sort_keys=True)
+        write_yaml(output[0], params.train, log[0])
 
 
 rule experiments_config:
@@ -48,10 +22,11 @@ rule experiments_config:
         "results/config/experiments.yaml",
     params:
         sections=section_config(("experiments",)),
+    log:
+        "logs/config/experiments.log",
     localrule: True
     run:
-        with open(output[0], "w") as fh:
-            yaml.safe_dump(params.sections, fh, sort_keys=True)
+        write_yaml(output[0], params.sections, log[0])
 
 
 rule train:

@@ -1,0 +1,58 @@
+"""`vimpnn dft-refs`: isolated-atom reference energies (eV) with the same dft settings, as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--elements", help="comma-separated symbols, e.g. H,C,N,O")
+    which.add_argument("--structures", help="the elements present in this structures file (extended XYZ)")
+    parser.add_argument("--settings", help="YAML file with the dft: section of the project config")
+    parser.add_argument("--backend", choices=("cp2k", "emt"), help="overrides dft.backend")
+    parser.add_argument("--cache", help="cache directory (overrides dft.cache_dir)")
+    parser.add_argument("--out", required=True, help="output JSON: energies {element: eV}, failed {element: reason}, provenance")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vimpnn.dft import load_settings, reference_energies
+
+    elements = _elements(args)
+    results = reference_energies(elements, load_settings(args.settings), backend=args.backend, cache_dir=args.cache)
+    # A failed atom is recorded with its reason (never a made-up energy); the dataset stays usable.
+    failed = {e: r.reason for e, r in results.items() if r.status != "ok"}
+    first = next(iter(results.values()))
+    doc = {
+        "unit": "eV",
+        "energies": {e: r.energy for e, r in results.items() if r.status == "ok"},
+        "failed": failed,
+        "backend": first.backend,
+        "code_version": first.code_version,
+        "results": {e: r.to_dict() for e, r in results.items()},
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, out)
+    for e, r in results.items():
+        if r.status == "ok":
+            print(f"{e:>2s} {r.energy:.6f} eV ({r.backend}{', cached' if r.cached else ''})")
+        else:
+            print(f"{e:>2s} FAILED: {r.reason}")
+    return 0
+
+
+def _elements(args: argparse.Namespace) -> list[str]:
+    if args.elements:
+        return [e.strip() for e in args.elements.split(",") if e.strip()]
+    from ase.data import atomic_numbers
+
+    from vimpnn.structures.io import read_structures
+
+    present = {s for atoms in read_structures(args.structures) for s in atoms.get_chemical_symbols()}
+    return sorted(present, key=atomic_numbers.get)

@@ -1,0 +1,106 @@
+"""`vimpnn evaluate`: predictions and test metrics (MAE, MSE, RE, DSC) of a trained run on a dataset split."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+from pathlib import Path
+
+from vimpnn.errors import VimpnnError
+
+# Element symbols up to Kr for the formula column (no ASE at evaluation time).
+SYMBOLS = ("X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se "
+           "Br Kr").split()
+
+
+class EmptySplitError(VimpnnError, ValueError):
+    """The split to evaluate holds no systems."""
+
+
+PREDICTION_COLUMNS = ("index", "group", "source_id", "scale", "n_atoms", "formula", "energy_ref", "energy_pred")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="run directory of `vimpnn train` (reads best.pt)")
+    parser.add_argument("--data", required=True, help="dataset HDF5 file (docs/hdf5.md)")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"), help="split to evaluate")
+    parser.add_argument("--out", required=True, help="output directory: metrics.json, metrics.csv, predictions.csv")
+    parser.add_argument("--batch-size", type=int, default=64, help="systems per inference batch")
+
+
+def formula(numbers) -> str:
+    """Hill order (C, H, then alphabetical; alphabetical without carbon)."""
+    counts: dict[str, int] = {}
+    for z in numbers:
+        sym = SYMBOLS[int(z)] if int(z) < len(SYMBOLS) else f"Z{int(z)}"
+        counts[sym] = counts.get(sym, 0) + 1
+    first = [s for s in ("C", "H") if s in counts] if "C" in counts else []
+    order = first + sorted(s for s in counts if s not in first)
+    return "".join(s + (str(counts[s]) if counts[s] > 1 else "") for s in order)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from vimpnn import metrics
+    from vimpnn.data.hdf5 import read_dataset
+    from vimpnn.graphs import GraphDataset
+    from vimpnn.training import load_model, predict
+    from vimpnn.training.trainer import resolve_device
+
+    best = Path(args.run) / "best.pt"
+    model, ckpt = load_model(best)
+    arrays = read_dataset(args.data)
+    index = np.asarray(arrays.splits.get(args.split, np.zeros(0, np.int64)), dtype=np.int64)
+    max_atoms = ckpt.get("config", {}).get("max_atoms")
+    if max_atoms is not None:  # the run's size filter applies to every split; max_train_atoms does not
+        index = index[arrays.n_atoms[index] <= max_atoms]
+    if len(index) == 0:
+        raise EmptySplitError(f"{args.data}: split {args.split!r} has no systems"
+                              + (f" with at most {max_atoms} atoms (the run's max_atoms)" if max_atoms else ""))
+    subset = arrays.subset(index)
+    dataset = GraphDataset(subset, cutoff=ckpt["cutoff"])
+    device = resolve_device("auto")
+    pred = predict(model.to(device), dataset, np.arange(len(subset)), args.batch_size, device)
+    summary = metrics.summarise(pred, subset.energy, subset.scale, subset.group, dataset.characteristic_length())
+    summary["mae_per_atom"] = metrics.mae(pred / subset.n_atoms, subset.energy / subset.n_atoms)
+    summary.update(run=str(args.run), data=str(args.data), split=args.split)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "metrics.json", summary)
+    row = {"n": summary["n"]}
+    for key in ("mae", "mae_per_atom", "mse", "re"):
+        row.update({f"{key}_mean": summary[key]["mean"], f"{key}_std": summary[key]["std"]})
+    dsc = summary["dsc"] or {}
+    row.update(dsc_mean=dsc.get("mean"), dsc_std=dsc.get("std"), dsc_n_curves=dsc.get("n_curves"),
+               dsc_excluded=summary["dsc_excluded"],
+               run=summary["run"], data=summary["data"], split=args.split)
+    _write_csv(out / "metrics.csv", list(row), [list(row.values())])
+    rows = [
+        [int(i), int(subset.group[k]), int(subset.source_id[k]), float(subset.scale[k]), int(subset.n_atoms[k]),
+         formula(subset.numbers[subset.atom_slice(k)]), float(subset.energy[k]), float(pred[k])]
+        for k, i in enumerate(index)
+    ]
+    _write_csv(out / "predictions.csv", list(PREDICTION_COLUMNS), rows)
+    print(f"{args.split}: n={summary['n']} MAE={summary['mae']['mean']:.4f} eV"
+          + (f" DSC={dsc['mean']:.4f} Å over {dsc['n_curves']} curves" if dsc else "")
+          + (f" ({summary['dsc_excluded']} curves without a bracketed minimum excluded)" if summary["dsc_excluded"] else ""))
+    return 0
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    os.replace(tmp, path)

@@ -1,0 +1,37 @@
+"""`vimpnn pack`: structures + DFT result chunks -> one HDF5 dataset (docs/hdf5.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from vimpnn.config import load_config
+from vimpnn.data.hdf5 import write_dataset
+from vimpnn.data.pack import pack, read_results
+from vimpnn.errors import InputFormatError
+from vimpnn.structures.datasets import DATASETS
+from vimpnn.structures.io import read_structures
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--structures", required=True, help="extended XYZ written by `vimpnn structures`")
+    parser.add_argument("--results", required=True, nargs="+", help="DFT result files (JSON lines) of every chunk")
+    parser.add_argument("--config", required=True, help="YAML config the structures were built with (splits, provenance)")
+    parser.add_argument("--refs", help="isolated-atom reference energies (JSON written by `vimpnn dft-refs`)")
+    parser.add_argument("--out", required=True, help="output HDF5 file")
+
+
+def run(args: argparse.Namespace) -> int:
+    refs = None
+    if args.refs:
+        try:
+            with open(args.refs) as fh:
+                refs = json.load(fh)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputFormatError(f"{args.refs}: cannot read reference energies ({exc})") from None
+    arrays = pack(args.dataset, read_structures(args.structures), read_results(args.results), load_config(args.config), refs)
+    write_dataset(args.out, arrays)
+    sizes = ", ".join(f"{k} {len(v)}" for k, v in arrays.splits.items())
+    print(f"packed {len(arrays)} {args.dataset} systems ({sizes}; {len(arrays.failed)} failed) into {args.out}")
+    return 0

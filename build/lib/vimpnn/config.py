@@ -1,0 +1,23 @@
+"""Reading a YAML config file with an error that names the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vimpnn.errors import InputFormatError
+
+
+def load_config(path: str | Path, what: str = "config file") -> dict:
+    """A YAML mapping; `what` names the kind of file in the error when it is missing."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise InputFormatError(f"{what} {path} does not exist")
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputFormatError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(config, dict):
+        raise InputFormatError(f"{path}: top level must be a mapping of sections")
+    return config

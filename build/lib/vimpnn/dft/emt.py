@@ -1,0 +1,59 @@
+"""The fast ASE EMT backend (Al, Cu, H, C, N, O, ...) behind the CP2K interface, for tests and demos.
+
+Its results say `backend: "emt"` and `code_version: "ase <version> EMT"`, so they can never pass for DFT.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vimpnn.dft.templates import sha256
+from vimpnn.errors import DFTSetupError
+
+
+@dataclass(frozen=True)
+class EMTJob:
+    input_hash: str
+    atoms: object
+
+
+class EMTBackend:
+    name = "emt"
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+
+    def prepare(self, atoms, template: str | None = None) -> EMTJob:
+        from ase.calculators.emt import parameters
+
+        missing = sorted(set(atoms.get_chemical_symbols()) - set(parameters))
+        if missing:
+            raise DFTSetupError(f"element {', '.join(missing)} has no parameters in the ASE EMT set "
+                                f"(it has {', '.join(sorted(parameters))})")
+        canonical = json.dumps({
+            "backend": "emt", "numbers": atoms.get_atomic_numbers().tolist(),
+            "positions": [[round(float(x), 10) for x in p] for p in atoms.get_positions()],
+            "cell": [[round(float(x), 10) for x in v] for v in atoms.cell.array], "pbc": atoms.pbc.tolist(),
+        }, sort_keys=True)
+        return EMTJob(sha256(canonical), atoms.copy())
+
+    def run(self, job: EMTJob, scratch: Path) -> dict:
+        import ase
+        from ase.calculators.emt import EMT
+
+        t0 = time.perf_counter()
+        atoms = job.atoms
+        atoms.calc = EMT()
+        energy = float(atoms.get_potential_energy())
+        seconds = time.perf_counter() - t0
+        return {
+            "status": "ok", "energy": energy, "reason": None, "backend": self.name, "input_hash": job.input_hash,
+            "scf_converged": None, "scf_steps": None, "walltime_s": round(seconds, 6),
+            "code_version": f"ase {ase.__version__} EMT",
+            "attempts": [{"step": "initial", "status": "ok", "reason": None, "returncode": None,
+                          "walltime_s": round(seconds, 6)}],
+            "settings": {"functional": "EMT", "template": None}, "_cacheable": True,
+        }

@@ -1,0 +1,105 @@
+"""DFT settings as data: defaults, per-template defaults, then the user's `dft:` section, merged in that order.
+
+The user section may hold a `templates: {name: {...}}` block whose keys apply to one template only, and
+`overrides: {"force_eval/dft/qs/eps_default": 1e-10}` that patch the rendered CP2K tree by path.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from vimpnn.errors import DFTSetupError
+
+# Justified by the convergence tests in docs/dft-validation.md.
+DEFAULTS: dict[str, Any] = {
+    "backend": "cp2k",                 # cp2k | emt
+    "executable": "cp2k.psmp",
+    "mpi_command": "mpirun -np {ranks}",  # used only when mpi_ranks > 1
+    "mpi_ranks": 1,
+    "omp_threads": 1,
+    "jobs": 1,                         # structures run at the same time
+    "walltime_s": 3600,                # per structure and attempt
+    "max_retries": 3,                  # retry-ladder steps tried after the first attempt
+    "cache_dir": ".cache/vimpnn-dft",
+    "keep_scratch": False,
+    "data_dir": None,                  # CP2K data directory; None: $CP2K_DATA_DIR or /usr/share/cp2k
+    "functional": "PBE",
+    "basis_set": "DZVP-MOLOPT-SR-GTH",  # metals; molecules: see TEMPLATE_DEFAULTS
+    "potential": "GTH-PBE",
+    "basis_file": "BASIS_MOLOPT",
+    "potential_file": "GTH_POTENTIALS",
+    "cutoff": 400,                     # Ry
+    "rel_cutoff": 50,                  # Ry
+    "eps_scf": 1.0e-6,
+    "max_scf": 50,
+    "outer_max_scf": 10,
+    "added_mos_per_atom": 2,           # at least 8: empty bands for smearing
+    "smear_temperature": 1000.0,       # K, Fermi-Dirac (metals; energies are Mermin free energies)
+    "mixing_alpha": 0.2,               # Broyden
+    "kpoint_length": 20.0,             # Å: k-grid n_i = ceil(L / |a_i|) of the unscaled cell, rounded up to even
+    "kpoints": None,                   # explicit [n1, n2, n3] Monkhorst-Pack grid instead of kpoint_length
+    "vacuum": 4.0,                     # Å on each side of the largest (max_scale) non-periodic system
+    "max_scale": 1.5,                  # the box holds the reference geometry scaled by this factor
+    "templates": {},
+    "overrides": {},
+}
+
+# Molecules and free H/C/N/O atoms use the non-SR MOLOPT basis: DZVP-MOLOPT-SR-GTH puts the free H atom 0.95 eV
+# too high (-0.4640 Ha vs -0.4989 Ha; PBE limit -0.5000 Ha), which would spoil atomization energies.
+TEMPLATE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "molecule": {"basis_set": "DZVP-MOLOPT-GTH"},
+    "metal_cluster": {"max_scf": 100},
+    "bulk_metal": {"max_scf": 100},
+}
+
+BACKENDS = ("cp2k", "emt")
+
+
+def merge(base: dict, update: dict) -> dict:
+    """Recursive dict update returning a new dict (nested mappings are merged, everything else replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve(user: dict | None = None) -> dict:
+    """Validate the user's `dft:` section and return it merged over the defaults (template layers not applied).
+
+    Unknown keys are an error: a typo must not silently fall back to a default.
+    """
+    user = dict(user or {})
+    unknown = sorted(set(user) - set(DEFAULTS))
+    if unknown:
+        raise DFTSetupError(f"dft settings: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFAULTS))}")
+    if user.get("backend", DEFAULTS["backend"]) not in BACKENDS:
+        raise DFTSetupError(f"dft settings: backend {user['backend']!r} is not one of {BACKENDS}")
+    for name in user.get("templates", {}):
+        if name not in TEMPLATE_DEFAULTS:
+            raise DFTSetupError(f"dft settings: templates.{name} is not a template ({', '.join(TEMPLATE_DEFAULTS)})")
+    return merge(DEFAULTS, user) | {"_user": user}
+
+
+def for_template(settings: dict, template: str) -> dict:
+    """What one template sees: defaults -> template defaults -> user keys -> user `templates.<name>` keys."""
+    user = settings["_user"]
+    common = {k: v for k, v in user.items() if k != "templates"}
+    layered = merge(merge(DEFAULTS, TEMPLATE_DEFAULTS[template]), common)
+    return merge(layered, user.get("templates", {}).get(template, {})) | {"_user": user}
+
+
+def load_settings(path: str | None) -> dict:
+    """The `dft:` section from a YAML file that holds either the section itself or a whole project config."""
+    if path is None:
+        return {}
+    from vimpnn.config import load_config
+
+    config = load_config(path)
+    section = config.get("dft", config)
+    if not isinstance(section, dict):
+        raise DFTSetupError(f"{path}: the dft section must be a mapping")
+    return section

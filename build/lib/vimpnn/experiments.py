@@ -1,0 +1,300 @@
+"""The paper's experiment design as data: which trained models each table and figure needs.
+
+One `RunSpec` is one training run (one run directory); the design is the deduplicated union of the
+runs of every enabled table and figure, times the configured seeds. Snakemake and the table, figure
+and report builders all read the same design, so a row of a table and the run directory it comes
+from can never drift apart. Choices the paper leaves open are documented in docs/experiments.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vimpnn.errors import InputFormatError
+
+DATASETS = ("augqm9", "infcrystal", "growth_stable", "growth_unstable")
+MODELS = ("mpnn", "mpnn_nobt", "vimpnn")
+VARIANTS = ("a.i", "a.ii", "b.i", "b.ii", "c")
+# auxiliary head (trainer name) -> short code used in run directory names
+AUX_CODES = {"n_atoms_per_type": "atoms", "n_orbitals_per_type": "orbitals", "scaling_gaussian": "scaling"}
+ALL_AUX = tuple(AUX_CODES)
+TABLES = ("table1", "table2", "table3", "table4", "table5")
+FIGURES = ("fig3", "fig4", "fig5", "fig6", "fig7", "training", "parity")
+
+DEFAULTS: dict[str, Any] = {
+    "data": "computed",  # which HDF5 files train on (read by workflow/rules/common.smk: computed|release|download)
+    "seeds": [0, 1, 2],
+    "epochs": None,  # None: the trainer's default (paper: 360 with early stopping)
+    "datasets": list(DATASETS),
+    "tables": list(TABLES),
+    "figures": list(FIGURES),
+    "batch_size": {"augqm9": 20, "infcrystal": 20, "growth_stable": 5, "growth_unstable": 5},
+    "max_atoms": {"growth_stable": 75, "growth_unstable": 75},  # paper Sec 5.2: 15-75 atoms
+    "fig6_max_train_atoms": 25,  # paper Sec 5.3
+    "published": "paper",  # paper: show vimpnn.paper's numbers beside ours; none: ours only
+    "curves": {},  # dataset -> list of `group` ids to plot in Fig 3/5; missing: chosen automatically
+    "resources": {"gpu": 1, "threads": 4, "mem_mb": 16000, "runtime": 1440},
+}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run without its seed: everything that makes two run directories differ."""
+
+    dataset: str
+    model: str
+    variant: str | None = None
+    aux: tuple[str, ...] = ()
+    T: int = 3
+    max_atoms: int | None = None
+    max_train_atoms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise InputFormatError(f"unknown dataset {self.dataset!r}; choose from {', '.join(DATASETS)}")
+        if self.model not in MODELS:
+            raise InputFormatError(f"unknown model {self.model!r}; choose from {', '.join(MODELS)}")
+        if (self.model == "vimpnn") != (self.variant is not None):
+            raise InputFormatError(f"model {self.model!r} with variant {self.variant!r}: only vimpnn has variants")
+        if self.variant is not None and self.variant not in VARIANTS:
+            raise InputFormatError(f"unknown variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
+        unknown = set(self.aux) - set(ALL_AUX)
+        if unknown:
+            raise InputFormatError(f"unknown auxiliary head(s) {sorted(unknown)}; choose from {', '.join(ALL_AUX)}")
+        object.__setattr__(self, "aux", tuple(a for a in ALL_AUX if a in self.aux))  # canonical order
+
+    @property
+    def tag(self) -> str:
+        """Directory name below the dataset, e.g. `vimpnn-a.ii-atoms+orbitals+scaling-T3-le75`; see `from_tag`."""
+        parts = [self.model] + ([self.variant] if self.variant else [])
+        if self.aux:
+            parts.append("+".join(AUX_CODES[a] for a in self.aux))
+        parts.append(f"T{self.T}")
+        if self.max_atoms is not None:
+            parts.append(f"le{self.max_atoms}")
+        if self.max_train_atoms is not None:
+            parts.append(f"trainle{self.max_train_atoms}")
+        return "-".join(parts)
+
+    @classmethod
+    def from_tag(cls, dataset: str, tag: str) -> "RunSpec":
+        """Inverse of `tag` (Snakemake wildcards -> trainer arguments)."""
+        model, *rest = tag.split("-")
+        kw: dict[str, Any] = {"dataset": dataset, "model": model}
+        codes = {v: k for k, v in AUX_CODES.items()}
+        for part in rest:
+            if part in VARIANTS:
+                kw["variant"] = part
+            elif all(p in codes for p in part.split("+")):
+                kw["aux"] = tuple(codes[p] for p in part.split("+"))
+            elif m := re.fullmatch(r"T(\d+)", part):
+                kw["T"] = int(m[1])
+            elif m := re.fullmatch(r"le(\d+)", part):
+                kw["max_atoms"] = int(m[1])
+            elif m := re.fullmatch(r"trainle(\d+)", part):
+                kw["max_train_atoms"] = int(m[1])
+            else:
+                raise InputFormatError(f"run name {tag!r}: cannot read part {part!r}")
+        return cls(**kw)
+
+    @property
+    def label(self) -> str:
+        """Short human name for legends and table rows."""
+        names = {"mpnn": "MPNN", "mpnn_nobt": "MPNN (no BT)"}
+        text = names.get(self.model) or f"VIMPNN {self.variant}"
+        if self.aux:
+            text += " + " + ", ".join(AUX_CODES[a] for a in self.aux)
+        if self.max_train_atoms is not None:
+            text += f", trained on ≤ {self.max_train_atoms} atoms"
+        return text
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row: a label, the run it reports, and the key of the paper's published numbers."""
+
+    label: str
+    spec: RunSpec
+    paper_key: tuple[str, ...]
+
+
+@dataclass
+class Experiments:
+    """The resolved `experiments:` config section."""
+
+    data: str
+    seeds: list[int]
+    epochs: int | None
+    datasets: list[str]
+    tables: list[str]
+    figures: list[str]
+    batch_size: dict[str, int]
+    max_atoms: dict[str, int]
+    fig6_max_train_atoms: int
+    published: str
+    curves: dict[str, list[int]]
+    resources: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Experiments":
+        section = config.get("experiments") or {}
+        unknown = set(section) - set(DEFAULTS)
+        if unknown:
+            raise InputFormatError(f"experiments: unknown key(s) {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
+        merged = {k: section.get(k, v) for k, v in DEFAULTS.items()}
+        for key in ("batch_size", "max_atoms", "resources"):
+            merged[key] = {**DEFAULTS[key], **(section.get(key) or {})}
+        for key, allowed in (("datasets", DATASETS), ("tables", TABLES), ("figures", FIGURES)):
+            bad = [x for x in merged[key] if x not in allowed]
+            if bad:
+                raise InputFormatError(f"experiments.{key}: unknown {bad}; choose from {', '.join(allowed)}")
+        if merged["published"] not in ("paper", "none"):
+            raise InputFormatError(f"experiments.published: {merged['published']!r} is not 'paper' or 'none'")
+        if not merged["seeds"]:
+            raise InputFormatError("experiments.seeds: at least one seed is needed")
+        return cls(**merged)
+
+    def restricted(self, dataset: str, **kw: Any) -> RunSpec:
+        """A run on `dataset` with the dataset's size restriction (paper: growth systems of 15-75 atoms)."""
+        return RunSpec(dataset=dataset, max_atoms=self.max_atoms.get(dataset), **kw)
+
+
+def mpnn(exp: Experiments, dataset: str, T: int = 3) -> RunSpec:
+    return exp.restricted(dataset, model="mpnn", T=T)
+
+
+def full_vimpnn(exp: Experiments, dataset: str, T: int = 3, **kw: Any) -> RunSpec:
+    """VIMPNN as in paper Sec 5.2: variant a.ii with all three auxiliary heads."""
+    return exp.restricted(dataset, model="vimpnn", variant="a.ii", aux=ALL_AUX, T=T, **kw)
+
+
+def table_rows(table: str, exp: Experiments) -> list[Row]:
+    """Rows of one of the paper's Tables 1-5, in the paper's order.
+
+    Table 1's auxiliary-head rows train each head on the no-bond-type baseline: the paper (Sec 5.1)
+    compares each strategy "in turn" against that baseline and says the heads "improve on the baseline".
+    """
+    q = "augqm9"
+    if table == "table1":
+        rows = [
+            Row("No bond type (BT) information", exp.restricted(q, model="mpnn_nobt"), ("no_bt",)),
+            Row("MPNN (BT in edge features)", mpnn(exp, q), ("mpnn",)),
+            Row("BT specialised node updates (a.ii)", exp.restricted(q, model="vimpnn", variant="a.ii"), ("a.ii",)),
+        ]
+        rows += [
+            Row(f"Aux estimate: {AUX_CODES[a]}", exp.restricted(q, model="mpnn_nobt", aux=(a,)), (a,)) for a in ALL_AUX
+        ]
+        return rows
+    if table == "table2":
+        return [Row(f"MPNN on {d}", mpnn(exp, d), ("MPNN", d)) for d in DATASETS] + [
+            Row(f"VIMPNN on {d}", full_vimpnn(exp, d), ("VIMPNN", d)) for d in DATASETS
+        ]
+    if table == "table3":
+        return [Row(v, exp.restricted(q, model="vimpnn", variant=v), (v,)) for v in VARIANTS]
+    if table == "table4":
+        return [
+            Row(f"BT + {AUX_CODES[a]}", exp.restricted(q, model="vimpnn", variant="a.ii", aux=(a,)), (a,))
+            for a in ALL_AUX
+        ]
+    if table == "table5":
+        return [Row(f"VIMPNN, T={t}", full_vimpnn(exp, q, T=t), ("VIMPNN", str(t))) for t in (1, 3, 8)] + [
+            Row(f"MPNN, T={t}", mpnn(exp, q, T=t), ("MPNN", str(t))) for t in (1, 3, 8)
+        ]
+    raise InputFormatError(f"unknown table {table!r}; choose from {', '.join(TABLES)}")
+
+
+# figure -> datasets it plots (a figure is made when at least one of them is enabled)
+FIGURE_DATASETS = {
+    "fig3": ("augqm9", "infcrystal"),
+    "fig4": ("infcrystal", "growth_stable", "growth_unstable"),
+    "fig5": ("growth_unstable",),
+    "fig6": ("growth_stable",),
+    "fig7": ("growth_unstable",),
+    "training": DATASETS,
+    "parity": DATASETS,
+}
+
+
+def figure_datasets(figure: str, exp: Experiments) -> list[str]:
+    return [d for d in FIGURE_DATASETS[figure] if d in exp.datasets]
+
+
+def figure_specs(figure: str, exp: Experiments) -> list[RunSpec]:
+    """Runs one figure reads (predictions, checkpoints or logs)."""
+    ds = figure_datasets(figure, exp)
+    if figure in ("fig3", "fig5", "parity"):
+        return [s for d in ds for s in (mpnn(exp, d), full_vimpnn(exp, d))]
+    if figure == "fig4":  # plus VIMPNN without the atom-type head (paper Sec 5.2, the Cu/Al hypothesis)
+        no_atoms = tuple(a for a in ALL_AUX if a != "n_atoms_per_type")
+        ablation = [exp.restricted(d, model="vimpnn", variant="a.ii", aux=no_atoms) for d in ds if d.startswith("growth")]
+        return [s for d in ds for s in (mpnn(exp, d), full_vimpnn(exp, d))] + ablation
+    if figure == "fig6":
+        return [s for d in ds for s in (full_vimpnn(exp, d), full_vimpnn(exp, d, max_train_atoms=exp.fig6_max_train_atoms))]
+    if figure == "fig7":
+        return [full_vimpnn(exp, d) for d in ds]
+    if figure == "training":
+        return [s for s in design_specs(exp, with_training_figure=False) if s.dataset in ds]
+    raise InputFormatError(f"unknown figure {figure!r}; choose from {', '.join(FIGURES)}")
+
+
+def enabled_figures(exp: Experiments) -> list[str]:
+    return [f for f in exp.figures if figure_datasets(f, exp)]
+
+
+def design_specs(exp: Experiments, with_training_figure: bool = True) -> list[RunSpec]:
+    """Every distinct run (without seed) the enabled tables and figures need, on enabled datasets, sorted."""
+    specs = {row.spec for t in exp.tables for row in table_rows(t, exp)}
+    figures = [f for f in enabled_figures(exp) if with_training_figure or f != "training"]
+    specs |= {s for f in figures if f != "training" for s in figure_specs(f, exp)}
+    return sorted((s for s in specs if s.dataset in exp.datasets), key=lambda s: (s.dataset, s.tag))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run directory: a spec and a seed."""
+
+    spec: RunSpec
+    seed: int
+
+    @property
+    def path(self) -> str:
+        """Relative path below `results/runs/` (and `results/evals/`)."""
+        return f"{self.spec.dataset}/{self.spec.tag}/seed{self.seed}"
+
+
+def design(exp: Experiments) -> list[Run]:
+    """The deduplicated run list: every needed spec times every seed."""
+    return [Run(s, seed) for s in design_specs(exp) for seed in exp.seeds]
+
+
+def train_arguments(run: Run, exp: Experiments) -> list[str]:
+    """`vimpnn train` arguments for a run (without --data, --out and --config)."""
+    s = run.spec
+    args = ["--model", s.model]
+    if s.variant:
+        args += ["--variant", s.variant]
+    args += ["--aux", ",".join(s.aux) if s.aux else "none", "--T", str(s.T), "--seed", str(run.seed)]
+    args += ["--batch-size", str(exp.batch_size[s.dataset])]
+    if exp.epochs is not None:
+        args += ["--epochs", str(exp.epochs)]
+    if s.max_atoms is not None:
+        args += ["--max-atoms", str(s.max_atoms)]
+    if s.max_train_atoms is not None:
+        args += ["--max-train-atoms", str(s.max_train_atoms)]
+    return args
+
+
+def run_from_path(path: str | Path) -> Run:
+    """Inverse of `Run.path` for any directory ending in `<dataset>/<tag>/seed<N>`."""
+    parts = Path(path).parts[-3:]
+    m = re.fullmatch(r"seed(\d+)", parts[-1]) if len(parts) == 3 else None
+    if m is None:
+        raise InputFormatError(f"{path}: not a run directory named <dataset>/<tag>/seed<N>")
+    return Run(RunSpec.from_tag(parts[0], parts[1]), int(m[1]))
+
+
+def seeds_of(spec: RunSpec, exp: Experiments) -> list[Run]:
+    return [Run(spec, seed) for seed in exp.seeds]

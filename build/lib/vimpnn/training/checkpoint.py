@@ -1,0 +1,52 @@
+"""Checkpoints written to a temporary name then renamed, so a kill never leaves half a file.
+
+best.pt holds what inference needs (model name, hyper-parameters, weights incl. the energy baseline and
+scales as buffers, graph cutoff); last.pt adds the optimiser, scheduler and early-stopping state.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vimpnn.errors import VimpnnError
+from vimpnn.models import MessagePassingModel, build_model
+
+
+class CheckpointError(VimpnnError, ValueError):
+    """A missing or unreadable checkpoint file."""
+
+
+def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain containers only
+    except Exception as exc:  # torch raises many types for a corrupt file
+        raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc
+
+
+def model_state(model: MessagePassingModel, name: str, hparams: dict[str, Any], cutoff: float) -> dict[str, Any]:
+    return {"model_name": name, "hparams": hparams, "cutoff": cutoff, "state_dict": model.state_dict()}
+
+
+def load_model(path: str | os.PathLike) -> tuple[MessagePassingModel, dict[str, Any]]:
+    """The model of a best.pt/last.pt checkpoint (eval mode, CPU) and the checkpoint dict."""
+    ckpt = load(path)
+    for key in ("model_name", "hparams", "state_dict"):
+        if key not in ckpt:
+            raise CheckpointError(f"{path}: field {key!r} missing; not a vimpnn checkpoint")
+    model = build_model(ckpt["model_name"], **ckpt["hparams"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), ckpt

@@ -1,0 +1,234 @@
+"""The training loop: Adam, ReduceLROnPlateau, early stopping, best-validation checkpoint, resume.
+
+Run directory (docs/architecture.md): config.yaml, last.pt (resume state, every epoch), best.pt, log.csv,
+train.json. A killed run restarted with the same arguments resumes from last.pt: shuffling is seeded per
+epoch, so the resumed run sees the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from vimpnn import keys
+from vimpnn.data.arrays import SystemArrays
+from vimpnn.errors import VimpnnError
+from vimpnn.graphs import GraphDataset, batch_to
+from vimpnn.models import build_model
+from vimpnn.training import checkpoint
+from vimpnn.training.config import TrainConfig
+from vimpnn.training.loss import loss_terms, total_loss
+from vimpnn.training.normalise import set_normalisation
+
+LOG_COLUMNS = ("epoch", "train_loss", "val_mae", "lr", "seconds")
+log = logging.getLogger(__name__)
+
+
+class SplitError(VimpnnError, ValueError):
+    """A split the trainer needs is missing or empty after filtering."""
+
+
+def select_splits(arrays: SystemArrays, config: TrainConfig, source: str) -> dict[str, np.ndarray]:
+    """train/val/test indices after the size filters (max_atoms: all splits, max_train_atoms: train)."""
+    n_atoms = arrays.n_atoms
+    out = {}
+    for name in ("train", "val", "test"):
+        idx = np.asarray(arrays.splits.get(name, np.zeros(0, np.int64)), dtype=np.int64)
+        if config.max_atoms is not None:
+            idx = idx[n_atoms[idx] <= config.max_atoms]
+        if name == "train" and config.max_train_atoms is not None:
+            idx = idx[n_atoms[idx] <= config.max_train_atoms]
+        out[name] = idx
+    for name in ("train", "val"):
+        if len(out[name]) == 0:
+            raise SplitError(f"{source}: split {name!r} is empty (after max_atoms/max_train_atoms filters)")
+    return out
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def batches(dataset: GraphDataset, index: np.ndarray, batch_size: int,
+            generator: torch.Generator | None = None) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches of `index` in order, or shuffled by `generator`."""
+    order = index if generator is None else index[torch.randperm(len(index), generator=generator).numpy()]
+    for start in range(0, len(order), batch_size):
+        yield dataset.collate(order[start:start + batch_size])
+
+
+@torch.no_grad()
+def predict(model, dataset: GraphDataset, index: np.ndarray, batch_size: int,
+            device: torch.device, per_atom: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Predicted energies (eV, float64) of systems `index`, in that order; with `per_atom`, also the per-atom
+    contributions (eV, flat: the atoms of index[0], then of index[1], ...), which sum to each energy."""
+    model.eval()
+    energy, node = [], []
+    for b in batches(dataset, index, batch_size):
+        out = model(batch_to(b, device))
+        energy.append(out[keys.ENERGY].cpu())
+        node.append(out[keys.NODE_ENERGY].cpu())
+    energies = torch.cat(energy).numpy() if energy else np.zeros(0)
+    if not per_atom:
+        return energies
+    return energies, (torch.cat(node).numpy() if node else np.zeros(0))
+
+
+def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike, data: str = "",
+          restart_on_change: bool = False, progress: bool = False) -> dict[str, Any]:
+    """Train (or resume) a model on `arrays` into `out_dir`; returns the train.json summary.
+
+    `restart_on_change`: a last.pt written with other settings starts training anew instead of failing
+    (the workflow's choice: a changed config must retrain, not resume a different model).
+    `progress`: a progress bar (terminals); otherwise one log line per epoch (log files).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    splits = select_splits(arrays, config, data or "dataset")
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    dataset = GraphDataset(arrays, cutoff=config.cutoff)
+    hparams = config.model_hparams()
+    model = build_model(config.model, **hparams)
+    set_normalisation(model, arrays, splits["train"], batches(dataset, splits["train"], 256))
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=config.lr_decay, patience=config.lr_patience, min_lr=config.min_lr
+    )
+    state = {"epoch": 0, "best_val_mae": float("inf"), "best_epoch": 0, "bad_epochs": 0, "wall_s": 0.0}
+    last = out / "last.pt"
+    best: dict[str, Any] | None = None  # the best checkpoint, also kept in last.pt: Snakemake deletes best.pt on a rerun
+    if last.exists():
+        state, best = _resume(last, config, model, optimizer, scheduler, restart_on_change)
+        _truncate_log(out / "log.csv", state["epoch"])
+    if best is not None and not (out / "best.pt").exists():
+        checkpoint.save_atomic(best, out / "best.pt")
+    _write_yaml(out / "config.yaml", {"data": data, **config.to_dict(), "hparams": hparams})
+
+    log.info("training %s on %s: %d train / %d val systems, %s, epochs %d..%d", config.model, data or "dataset",
+             len(splits["train"]), len(splits["val"]), device, state["epoch"] + 1, config.epochs)
+    bar = tqdm(total=config.epochs, initial=state["epoch"], desc=f"train {config.model}", unit="epoch",
+               mininterval=2.0, disable=not progress)
+    while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
+        epoch = state["epoch"] + 1
+        t0 = time.perf_counter()
+        train_loss = _train_epoch(model, dataset, splits["train"], config, optimizer, device, epoch)
+        val_pred = predict(model, dataset, splits["val"], max(config.batch_size, 64), device)
+        val_mae = float(np.abs(val_pred - arrays.energy[splits["val"]]).mean())
+        scheduler.step(val_mae)
+        if val_mae < state["best_val_mae"]:
+            state.update(best_val_mae=val_mae, best_epoch=epoch, bad_epochs=0)
+            best = {**checkpoint.model_state(model, config.model, hparams, config.cutoff), "epoch": epoch,
+                    "val_mae": val_mae, "config": config.to_dict(), "data": data}
+            checkpoint.save_atomic(best, out / "best.pt")
+        else:
+            state["bad_epochs"] += 1
+        seconds = time.perf_counter() - t0
+        state.update(epoch=epoch, wall_s=state["wall_s"] + seconds)
+        _append_log(out / "log.csv", [epoch, train_loss, val_mae, optimizer.param_groups[0]["lr"], seconds])
+        checkpoint.save_atomic(
+            {**checkpoint.model_state(model, config.model, hparams, config.cutoff), **state,
+             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "config": config.to_dict(),
+             "best": best},
+            last,
+        )
+        bar.update(1)
+        bar.set_postfix(loss=f"{train_loss:.4g}", val_mae=f"{val_mae:.4g}", best=f"{state['best_val_mae']:.4g}",
+                        refresh=False)
+        if not progress:
+            log.info("epoch %d/%d train_loss %.4g val_mae %.4g eV best %.4g eV (epoch %d) lr %.3g %.1f s", epoch,
+                     config.epochs, train_loss, val_mae, state["best_val_mae"], state["best_epoch"],
+                     optimizer.param_groups[0]["lr"], seconds)
+    bar.close()
+    summary = {
+        "epochs_run": state["epoch"], "best_epoch": state["best_epoch"], "best_val_mae": state["best_val_mae"],
+        "stopped_early": state["bad_epochs"] >= config.patience, "device": str(device),
+        "wall_time_s": state["wall_s"], "n_train": int(len(splits["train"])), "n_val": int(len(splits["val"])),
+        "model": config.model, "data": data,
+    }
+    tmp = out / "train.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(tmp, out / "train.json")
+    return summary
+
+
+def train_step(model, batch: dict, optimizer, alpha: float) -> torch.Tensor:
+    """One optimiser step on one batch (energy + weighted auxiliary losses); returns the loss."""
+    loss = total_loss(loss_terms(model, model(batch), batch), alpha)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def _train_epoch(model, dataset, index, config: TrainConfig, optimizer, device, epoch: int) -> float:
+    model.train()
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+    total, n = 0.0, 0
+    for batch in batches(dataset, index, config.batch_size, generator):
+        batch = batch_to(batch, device)
+        loss = train_step(model, batch, optimizer, config.alpha)
+        k = int(batch[keys.N_ATOMS].shape[0])
+        total, n = total + float(loss.detach()) * k, n + k
+    return total / n
+
+
+def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler,
+            restart_on_change: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Training state and best checkpoint from last.pt; a run with other settings is an error or a restart."""
+    ckpt = checkpoint.load(path)
+    saved = dict(ckpt.get("config", {}))
+    current = config.to_dict()
+    differ = sorted(k for k in current if k != "epochs" and saved.get(k) != current[k])
+    if differ and restart_on_change:
+        log.warning("%s: settings changed (%s): training again from epoch 0", path, ", ".join(differ))
+        path.rename(path.with_name("last.pt.replaced"))
+        return {"epoch": 0, "best_val_mae": float("inf"), "best_epoch": 0, "bad_epochs": 0, "wall_s": 0.0}, None
+    if differ:
+        raise checkpoint.CheckpointError(
+            f"{path}: cannot resume, settings differ from the checkpoint's: {differ}; use a new --out"
+        )
+    model.load_state_dict(ckpt["state_dict"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    state = {k: ckpt[k] for k in ("epoch", "best_val_mae", "best_epoch", "bad_epochs", "wall_s")}
+    return state, ckpt.get("best")
+
+
+def _append_log(path: Path, row: list) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(LOG_COLUMNS)
+        writer.writerow(row)
+
+
+def _truncate_log(path: Path, epoch: int) -> None:
+    """Drop rows logged after the checkpointed epoch (a kill between the log and last.pt)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    kept = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= epoch]
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows(kept)
+
+
+def _write_yaml(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+    os.replace(tmp, path)

@@ -1,0 +1,36 @@
+"""Optional dependencies: an import that fails names the pip extra that provides it, in one line.
+
+`pip install vimpnn` installs what training and prediction need; DFT inputs and molecular bond perception
+(`[dft]`), figures (`[report]`) and the workflow (`[workflow]`) come as extras (pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from vimpnn.errors import VimpnnError
+
+# top-level module -> (pip distribution, extra that installs it)
+EXTRAS: dict[str, tuple[str, str]] = {
+    "rdkit": ("rdkit", "dft"),
+    "cp2k_input_tools": ("cp2k-input-tools", "dft"),
+    "matplotlib": ("matplotlib", "report"),
+    "snakemake": ("snakemake", "workflow"),
+}
+
+
+class MissingExtraError(VimpnnError, ImportError):
+    """An optional dependency is not installed."""
+
+
+def require(module: str, why: str) -> ModuleType:
+    """`module` imported, or MissingExtraError saying which extra to install; `why` names the task needing it."""
+    top = module.split(".")[0]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != top:
+            raise  # the package is there but one of its own dependencies is broken: show the real error
+        dist, extra = EXTRAS[top]
+        raise MissingExtraError(f"{why} needs {dist}, which is not installed: pip install 'vimpnn[{extra}]'") from None
