@@ -150,3 +150,25 @@ def test_scaled_copies_share_one_bond_perception():
     with mock.patch.object(pack_module, "perceive_bonds", wraps=pack_module.perceive_bonds) as perceive:
         pack("augqm9", structures, _fake_results(structures), CONFIG)
     assert perceive.call_count == 3
+
+
+def test_flipped_byte_in_the_energy_array_is_detected_on_read(tmp_path, capsys):
+    """Issue 14.6: a flipped byte inside /systems/energy was read (and trained on) without a word."""
+    cfg = {**CONFIG, "infcrystal": {"scalings": {"n": 12}, "n_train_per_element": 4}}
+    structures = build("infcrystal", cfg)
+    path = tmp_path / "flip.h5"
+    write_dataset(path, pack("infcrystal", structures, _fake_results(structures), cfg))
+    with h5py.File(path, "r") as f:
+        dset = f["systems/energy"]
+        offset = dset.id.get_offset() if dset.chunks is None else dset.id.get_chunk_info(0).byte_offset
+        first = float(dset[0])
+    data = bytearray(path.read_bytes())
+    data[offset + 3] ^= 0x10  # a mantissa byte of the first energy: still a finite, plausible number
+    path.write_bytes(bytes(data))
+    flipped = np.frombuffer(bytes(data[offset:offset + 8]), "<f8")[0]  # what an unchecked reader would get
+    assert flipped != first and np.isfinite(flipped)
+    with pytest.raises(DataFileError, match=r"flip\.h5: /systems/energy: checksum"):
+        read_dataset(path)
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "flip.h5: /systems/energy: checksum" in err and len(err.strip().splitlines()) == 1
