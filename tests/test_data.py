@@ -172,3 +172,17 @@ def test_flipped_byte_in_the_energy_array_is_detected_on_read(tmp_path, capsys):
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err
     assert "flip.h5: /systems/energy: checksum" in err and len(err.strip().splitlines()) == 1
+
+
+def test_energy_edited_with_h5py_fails_the_content_hash(tmp_path):
+    """An in-place edit through h5py rewrites the fletcher32 checksums; the stored content_sha256 still catches it."""
+    cfg = {**CONFIG, "infcrystal": {"scalings": {"n": 12}, "n_train_per_element": 4}}
+    structures = build("infcrystal", cfg)
+    path = tmp_path / "edit.h5"
+    write_dataset(path, pack("infcrystal", structures, _fake_results(structures), cfg))
+    with h5py.File(path, "r") as f:
+        assert read_dataset(path).attrs["content_sha256"] == f.attrs["content_sha256"]
+    with h5py.File(path, "r+") as f:
+        f["systems/energy"][0] -= 1.0
+    with pytest.raises(DataFileError, match=r"edit\.h5: content_sha256 .* does not match its data"):
+        read_dataset(path)

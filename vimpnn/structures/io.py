@@ -37,7 +37,8 @@ def read_structures(path: str | os.PathLike, start: int | None = None, stop: int
     except Exception as exc:  # ASE raises many types on malformed xyz
         raise InputFormatError(f"{path}: not a readable extended XYZ file ({exc})") from None
     if not frames:
-        raise InputFormatError(f"{path}: frames {start or 0}:{'' if stop is None else stop} select no structures")
+        raise InputFormatError(f"{path}: frames {start or 0} to {'the end' if stop is None else stop - 1} "
+                               "select no structures")
     for k, atoms in enumerate(frames):
         if "system_id" not in atoms.info:
             raise InputFormatError(f"{path}: frame {(start or 0) + k} has no system_id in its info line")
