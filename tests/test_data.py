@@ -196,3 +196,39 @@ def test_docs_hdf5_example_runs_and_prints_what_the_doc_shows():
     shown = re.search(r"Output:\n\n```\n(.*?)```", doc, re.S)[1]
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout == shown
+
+
+def test_flipped_byte_in_the_energy_array_is_detected_on_read(tmp_path, capsys):
+    """Issue 14.6: a flipped byte inside /systems/energy was read (and trained on) without a word."""
+    cfg = {**CONFIG, "infcrystal": {"scalings": {"n": 12}, "n_train_per_element": 4}}
+    structures = build("infcrystal", cfg)
+    path = tmp_path / "flip.h5"
+    write_dataset(path, pack("infcrystal", structures, _fake_results(structures), cfg))
+    with h5py.File(path, "r") as f:
+        dset = f["systems/energy"]
+        offset = dset.id.get_offset() if dset.chunks is None else dset.id.get_chunk_info(0).byte_offset
+        first = float(dset[0])
+    data = bytearray(path.read_bytes())
+    data[offset + 3] ^= 0x10  # a mantissa byte of the first energy: still a finite, plausible number
+    path.write_bytes(bytes(data))
+    flipped = np.frombuffer(bytes(data[offset:offset + 8]), "<f8")[0]  # what an unchecked reader would get
+    assert flipped != first and np.isfinite(flipped)
+    with pytest.raises(DataFileError, match=r"flip\.h5: /systems/energy: checksum"):
+        read_dataset(path)
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "flip.h5: /systems/energy: checksum" in err and len(err.strip().splitlines()) == 1
+
+
+def test_energy_edited_with_h5py_fails_the_content_hash(tmp_path):
+    """An in-place edit through h5py rewrites the fletcher32 checksums; the stored content_sha256 still catches it."""
+    cfg = {**CONFIG, "infcrystal": {"scalings": {"n": 12}, "n_train_per_element": 4}}
+    structures = build("infcrystal", cfg)
+    path = tmp_path / "edit.h5"
+    write_dataset(path, pack("infcrystal", structures, _fake_results(structures), cfg))
+    with h5py.File(path, "r") as f:
+        assert read_dataset(path).attrs["content_sha256"] == f.attrs["content_sha256"]
+    with h5py.File(path, "r+") as f:
+        f["systems/energy"][0] -= 1.0
+    with pytest.raises(DataFileError, match=r"edit\.h5: content_sha256 .* does not match its data"):
+        read_dataset(path)

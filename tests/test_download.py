@@ -23,6 +23,12 @@ class _Handler(BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         if rng:
             start = int(rng.split("=")[1].split("-")[0])
+            if start >= len(PAYLOAD):  # what real servers answer to a range past the end
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(PAYLOAD)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}")
         else:
@@ -87,3 +93,45 @@ def test_cli_with_manifest_relative_path(tmp_path, capsys):
     assert (tmp_path / "got" / "x.h5").read_bytes() == PAYLOAD
     assert main(["download", "--manifest", str(manifest), "--name", "nope", "--out", str(tmp_path / "n")]) == 2
     assert "no file named 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("part_bytes", [PAYLOAD, PAYLOAD + b"stale tail", PAYLOAD[:-5] + b"wrong"],
+                         ids=["complete", "oversize", "complete-but-corrupt"])
+def test_part_at_or_above_the_expected_size_is_verified_not_resumed(server, tmp_path, part_bytes):
+    """Issue 14.4: a `.part` of the full size (killed before the rename) or larger got HTTP 416 on every rerun."""
+    (tmp_path / "x.h5.part").write_bytes(part_bytes)
+    download(_entry(f"{server}/x.h5"), tmp_path / "x.h5", tmp_path, progress=False)
+    assert (tmp_path / "x.h5").read_bytes() == PAYLOAD and not (tmp_path / "x.h5.part").exists()
+    assert "bytes=" not in str(_Handler.requests)  # verified or refetched whole, never a Range past the end
+
+
+def test_local_write_error_names_the_file_not_the_download(server, tmp_path):
+    """Issue 14.4: a full disk (here: a file-size limit, the kernel's EFBIG) was reported as a download failure."""
+    import resource
+    import signal
+
+    from vimpnn.errors import OutputError
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, hard))
+    try:
+        with pytest.raises(OutputError) as exc:
+            download(_entry(f"{server}/x.h5"), tmp_path / "x.h5", tmp_path, progress=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old)
+    assert f"{tmp_path / 'x.h5.part'}: cannot write" in str(exc.value) and "download failed" not in str(exc.value)
+    assert not isinstance(exc.value, DownloadError) and not (tmp_path / "x.h5").exists()
+    download(_entry(f"{server}/x.h5"), tmp_path / "x.h5", tmp_path, progress=False)  # space again: it resumes
+    assert (tmp_path / "x.h5").read_bytes() == PAYLOAD
+
+
+def test_server_refusing_the_range_restarts_the_download(server, tmp_path):
+    """A `.part` below the manifest size that the server still answers with 416 (its file is shorter) starts over."""
+    short = _entry(f"{server}/x.h5")
+    short["size"] = len(PAYLOAD) + 100  # the manifest expects more than the server has: the part is "short"
+    (tmp_path / "x.h5.part").write_bytes(PAYLOAD + b"x" * 50)
+    with pytest.raises(DownloadError, match="connection closed after 1048576 of 1048676 bytes"):
+        download(short, tmp_path / "x.h5", tmp_path, progress=False)
+    assert _Handler.requests == ["bytes=1048626-", None]

@@ -1,6 +1,8 @@
 """What a workflow rerun of a training job needs: best.pt recreated, changed settings retrained."""
 
+import numpy as np
 import pytest
+import torch
 
 from tests.test_training import SMALL, emt_arrays, read_log
 from vimpnn.training import TrainConfig, train
@@ -31,7 +33,6 @@ def test_changed_settings_fail_or_retrain(tmp_path):
 
 def test_element_missing_from_training_keeps_its_free_atom_energy():
     """With reference energies in the file, an unseen element is not given a zero baseline."""
-    import numpy as np
 
     from vimpnn.training.normalise import fit_energy_baseline
 
@@ -44,3 +45,38 @@ def test_element_missing_from_training_keeps_its_free_atom_energy():
     # the elements present are still fitted: training residuals are at the least-squares optimum
     without, _ = fit_energy_baseline(emt_arrays(12), train, elements)
     assert np.isfinite(baseline).all() and without[1] == 0.0
+
+
+def test_replaced_data_at_the_same_path_retrains_or_stops(tmp_path, capsys):
+    """Issue 14.1: a rerun after the HDF5 file was replaced by other data must not report the old best.pt."""
+    import yaml
+
+    from vimpnn.cli.main import main
+    from vimpnn.data.hdf5 import read_dataset, write_dataset
+    from vimpnn.graphs import GraphDataset
+    from vimpnn.training import load_model, predict
+    from vimpnn.training.checkpoint import load
+
+    data, run, cfg = tmp_path / "d.h5", tmp_path / "run", tmp_path / "train.yaml"
+    cfg.write_text(yaml.safe_dump(SMALL))
+    args = ["train", "--data", str(data), "--out", str(run), "--model", "mpnn", "--epochs", "2", "--config", str(cfg)]
+    write_dataset(data, emt_arrays(12))
+    assert main(args) == 0
+    other = emt_arrays(12)
+    other.energy = 1.5 * other.energy  # other data (not a per-atom shift, which the baseline absorbs), same path
+    write_dataset(data, other)
+    capsys.readouterr()
+
+    assert main(args) == 2  # the plain CLI stops: resuming would mix two datasets in one model
+    err = capsys.readouterr().err
+    assert "d.h5" in err and "changed" in err and len(err.strip().splitlines()) == 1
+
+    assert main(args + ["--restart-on-change"]) == 0  # the workflow trains anew on the new data
+    assert [r["epoch"] for r in read_log(run)] == ["1", "2"]
+    best = load(run / "best.pt")
+    assert best["data_sha256"] == read_dataset(data).attrs["content_sha256"]
+    model, ckpt = load_model(run / "best.pt")
+    val = other.splits["val"]
+    pred = predict(model, GraphDataset(other, cutoff=ckpt["cutoff"]), val, 64, torch.device("cpu"))
+    assert ckpt["val_mae"] == pytest.approx(float(np.abs(pred - other.energy[val]).mean()), rel=1e-6)
+    assert yaml.safe_load((run / "config.yaml").read_text())["data_sha256"] == best["data_sha256"]

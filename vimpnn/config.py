@@ -8,16 +8,20 @@ from vimpnn.errors import InputFormatError
 
 
 def load_config(path: str | Path, what: str = "config file") -> dict:
-    """A YAML mapping; `what` names the kind of file in the error when it is missing."""
+    """A YAML mapping; `what` names the kind of file in the errors (missing, empty, not a mapping)."""
     import yaml
 
     path = Path(path)
     if not path.exists():
         raise InputFormatError(f"{what} {path} does not exist")
     try:
-        config = yaml.safe_load(path.read_text()) or {}
+        config = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise InputFormatError(f"{path}: not valid YAML ({exc})") from None
+    except OSError as exc:
+        raise InputFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if config is None:  # never a silent "all defaults": write `{}` to mean that
+        raise InputFormatError(f"{path}: the {what} is empty")
     if not isinstance(config, dict):
         raise InputFormatError(f"{path}: top level must be a mapping of sections")
     return config

@@ -19,3 +19,7 @@ class DFTSetupError(VimpnnError, RuntimeError):
 
 class DataFileError(VimpnnError, ValueError):
     """A corrupt, truncated or schema-violating HDF5 dataset file."""
+
+
+class OutputError(VimpnnError, RuntimeError):
+    """An output file or folder cannot be written (unwritable folder, full disk); names the path."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from pathlib import Path
+
+from vimpnn.outputs import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +48,21 @@ class Progress:
 
 
 def write_jsonl(path: str | Path, records) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(r.to_json() + "\n" for r in records))
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text("".join(r.to_json() + "\n" for r in records))
 
 
 def run(args: argparse.Namespace) -> int:
     from vimpnn.dft import compute, load_settings
+    from vimpnn.errors import InputFormatError
     from vimpnn.structures.io import read_structures
+    from vimpnn.validation import check
 
     t0 = time.perf_counter()
+    if args.start is not None and args.stop is not None and args.stop <= args.start:
+        raise InputFormatError(f"--start {args.start} --stop {args.stop} selects no structures")
+    if args.jobs is not None:
+        check({"jobs": args.jobs}, "vimpnn dft", section="dft", flags={"jobs": "--jobs"})
     settings = load_settings(args.settings)
     structures = read_structures(args.inp, args.start, args.stop)
     from vimpnn.logs import show_progress

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from pathlib import Path
+
+from vimpnn.errors import InputFormatError
+from vimpnn.outputs import atomic_output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,11 +35,8 @@ def run(args: argparse.Namespace) -> int:
         "code_version": first.code_version,
         "results": {e: r.to_dict() for e, r in results.items()},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, out)
+    with atomic_output(args.out) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     for e, r in results.items():
         if r.status == "ok":
             print(f"{e:>2s} {r.energy:.6f} eV ({r.backend}{', cached' if r.cached else ''})")
@@ -49,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _elements(args: argparse.Namespace) -> list[str]:
     if args.elements:
-        return [e.strip() for e in args.elements.split(",") if e.strip()]
+        elements = [e.strip() for e in args.elements.split(",") if e.strip()]
+        if not elements:
+            raise InputFormatError(f"--elements {args.elements!r}: no element given")
+        return elements
     from ase.data import atomic_numbers
 
     from vimpnn.structures.io import read_structures

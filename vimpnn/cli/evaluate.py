@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
+import sys
 from pathlib import Path
 
 from vimpnn.errors import VimpnnError
 from vimpnn.data.arrays import SYMBOLS
+from vimpnn.outputs import atomic_output
+from vimpnn.validation import positive_int
 
 
 
 class EmptySplitError(VimpnnError, ValueError):
     """The split to evaluate holds no systems."""
+
+
+class UnseenElementsError(VimpnnError, ValueError):
+    """The split holds elements the model never saw in training: its energies there are meaningless."""
 
 
 PREDICTION_COLUMNS = ("index", "group", "source_id", "scale", "n_atoms", "formula", "energy_ref", "energy_pred")
@@ -25,14 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="dataset HDF5 file (docs/hdf5.md)")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"), help="split to evaluate")
     parser.add_argument("--out", required=True, help="output directory: metrics.json, metrics.csv, predictions.csv")
-    parser.add_argument("--batch-size", type=int, default=64, help="systems per inference batch")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="systems per inference batch")
 
 
 def formula(numbers) -> str:
     """Hill order (C, H, then alphabetical; alphabetical without carbon)."""
     counts: dict[str, int] = {}
     for z in numbers:
-        sym = SYMBOLS[int(z)] if int(z) < len(SYMBOLS) else f"Z{int(z)}"
+        sym = _symbol(int(z))
         counts[sym] = counts.get(sym, 0) + 1
     first = [s for s in ("C", "H") if s in counts] if "C" in counts else []
     order = first + sorted(s for s in counts if s not in first)
@@ -60,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise EmptySplitError(f"{args.data}: split {args.split!r} has no systems"
                               + (f" with at most {max_atoms} atoms (the run's max_atoms)" if max_atoms else ""))
     subset = arrays.subset(index)
+    check_elements(subset.numbers, ckpt, f"{args.data}: split {args.split!r}", str(args.run))
     dataset = graph_dataset(subset, ckpt)
     device = resolve_device("auto")
     pred = predict(model.to(device), dataset, np.arange(len(subset)), args.batch_size, device)
@@ -69,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
     summary.update(run=str(args.run), data=str(args.data), split=args.split)
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "metrics.json", summary)
     row = {"n": summary["n"]}
     for key in ("mae", "mae_per_atom", "mse", "re"):
@@ -92,16 +98,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_elements(numbers, ckpt: dict, where: str, run: str) -> None:
+    """Elements absent from the run's training split are an error naming them (checkpoints record them)."""
+    import numpy as np
+
+    seen = ckpt.get("train_elements")
+    if seen is None:
+        print(f"warning: {run}: checkpoint written before training elements were recorded; cannot check that "
+              f"{where} holds only elements the model was trained on", file=sys.stderr)
+        return
+    unseen = sorted(set(np.unique(numbers).tolist()) - set(seen))
+    if unseen:
+        raise UnseenElementsError(
+            f"{where} holds {', '.join(_symbol(z) for z in unseen)}, which the model in {run} never saw in training "
+            f"(trained on {', '.join(_symbol(z) for z in seen)}); its energies there would be meaningless"
+        )
+
+
+def _symbol(z: int) -> str:
+    return SYMBOLS[z] if z < len(SYMBOLS) else f"Z{z}"
+
+
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
         writer.writerows(rows)
-    os.replace(tmp, path)

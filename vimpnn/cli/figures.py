@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vimpnn.config import load_config
 from vimpnn.errors import InputFormatError
 from vimpnn.experiments import FIGURES, Experiments, enabled_figures
+from vimpnn.validation import load_checked
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def parse_data(items: list[str]) -> dict[str, Path]:
 def run(args: argparse.Namespace) -> int:
     from vimpnn.plots import Inputs, make_figure
 
-    exp = Experiments.from_config(load_config(args.config))
+    exp = Experiments.from_config(load_checked(args.config))
     inputs = Inputs(exp, Path(args.evals), Path(args.runs), parse_data(args.data))
     for name in args.figure or enabled_figures(exp):
         paths = make_figure(name, inputs, Path(args.out))

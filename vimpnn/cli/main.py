@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         # vimpnn's own errors already name the file, record and field: one line, no traceback.
         print(f"vimpnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.filename is None:  # not about a path: a bug or a network error, keep the traceback
+            raise
+        print(f"vimpnn {args.command}: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from vimpnn.config import load_config
 from vimpnn.data.hdf5 import write_dataset
 from vimpnn.data.pack import pack, read_results
 from vimpnn.errors import InputFormatError
-from vimpnn.structures.datasets import DATASETS
+from vimpnn.structures.datasets import DATASETS, SECTIONS
 from vimpnn.structures.io import read_structures
+from vimpnn.validation import load_checked
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
                 refs = json.load(fh)
         except (OSError, json.JSONDecodeError) as exc:
             raise InputFormatError(f"{args.refs}: cannot read reference energies ({exc})") from None
-    arrays = pack(args.dataset, read_structures(args.structures), read_results(args.results), load_config(args.config), refs)
+    config = load_checked(args.config, require=SECTIONS[args.dataset])
+    arrays = pack(args.dataset, read_structures(args.structures), read_results(args.results), config, refs)
     write_dataset(args.out, arrays)
     sizes = ", ".join(f"{k} {len(v)}" for k, v in arrays.splits.items())
     print(f"packed {len(arrays)} {args.dataset} systems ({sizes}; {len(arrays.failed)} failed) into {args.out}")

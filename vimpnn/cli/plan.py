@@ -19,6 +19,7 @@ import numpy as np
 from vimpnn.config import load_config
 from vimpnn.errors import InputFormatError
 from vimpnn.experiments import Experiments, RunSpec, design, run_from_path
+from vimpnn.validation import load_checked
 
 VAL_COST = 1.0 / 3.0  # a validation pass (forward only) relative to a training pass, per atom
 PAPER_EPOCHS = 360
@@ -97,7 +98,7 @@ def throughput_for(spec: RunSpec, measured: list[tuple[RunSpec, float]]) -> floa
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_checked(args.config)
     exp = Experiments.from_config(config)
     epochs = exp.epochs or (config.get("train") or {}).get("epochs") or PAPER_EPOCHS
     measured = [(RunSpec("augqm9", "mpnn"), args.atoms_per_second)] if args.atoms_per_second else []

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from vimpnn.cli.figures import parse_data
-from vimpnn.config import load_config
 from vimpnn.experiments import Experiments
+from vimpnn.validation import load_checked
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from vimpnn.report import write_report
 
-    exp = Experiments.from_config(load_config(args.config))
+    exp = Experiments.from_config(load_checked(args.config))
     out = write_report(exp, Path(args.tables), Path(args.figures), Path(args.runs), parse_data(args.data), Path(args.out))
     print(f"wrote {out}")
     return 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from vimpnn.config import load_config
-from vimpnn.structures.datasets import DATASETS, build
+from vimpnn.structures.datasets import DATASETS, SECTIONS, build
 from vimpnn.structures.io import write_structures
+from vimpnn.validation import load_checked
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    structures = build(args.dataset, load_config(args.config))
+    structures = build(args.dataset, load_checked(args.config, require=SECTIONS[args.dataset]))
     write_structures(args.out, structures)
     print(f"wrote {len(structures)} {args.dataset} systems to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vimpnn.config import load_config
 from vimpnn.experiments import TABLES, Experiments
+from vimpnn.validation import load_checked
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from vimpnn.tables import write_table
 
-    exp = Experiments.from_config(load_config(args.config))
+    exp = Experiments.from_config(load_checked(args.config))
     for table in args.table or exp.tables:
         csv_path, md_path = write_table(table, exp, Path(args.evals), Path(args.out))
         print(f"wrote {csv_path} and {md_path}")

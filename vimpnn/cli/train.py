@@ -8,7 +8,6 @@ the result as YAML (a valid --config file) without training.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,25 +45,27 @@ FLAG_KEYS = ("model", "variant", "T", "epochs", "batch_size", "lr", "lr_schedule
 
 
 def resolve_config(args: argparse.Namespace):
-    """TrainConfig from defaults < --config file < command-line flags."""
-    import yaml
-
-    from vimpnn.errors import InputFormatError
+    """TrainConfig from defaults < --config file < command-line flags, each checked against the schema's
+    `train` section; an error names the file and key, or the flag."""
+    from vimpnn.config import load_config
     from vimpnn.training import TrainConfig
+    from vimpnn.validation import check
 
     values: dict = {}
     if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise InputFormatError(f"{path}: train config file not found")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise InputFormatError(f"{path}: expected a mapping of train settings")
-        values = dict(loaded["train"]) if isinstance(loaded.get("train"), dict) else loaded
-    values.update({k: getattr(args, k) for k in FLAG_KEYS if getattr(args, k) is not None})
+        loaded = load_config(args.config, what="train config file")
+        if "train" in loaded:  # a whole project config: every section is checked
+            check(loaded, args.config)
+            values = dict(loaded["train"])
+        else:
+            check(loaded, args.config, section="train")
+            values = loaded
+    flags = {k: f"--{k.replace('_', '-')}" for k in FLAG_KEYS if getattr(args, k) is not None}
+    values.update({k: getattr(args, k) for k in flags})
     if args.aux is not None:
         values["aux"] = args.aux  # "none" or a comma-separated list, parsed by TrainConfig
-    return TrainConfig.from_dict(values, where=args.config or "train settings")
+        flags["aux"] = "--aux"
+    return TrainConfig.from_dict(values, where=args.config or "train settings", flags=flags)
 
 
 def run(args: argparse.Namespace) -> int:

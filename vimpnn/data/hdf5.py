@@ -3,12 +3,19 @@
 Ragged data is stored flat with offsets, so reading a file is a fixed number of array reads no matter
 how many systems it holds. Files are written to `name.tmp` and renamed, so a reader never sees half a
 file; attributes that are not scalars or strings (settings, config, reference energies) are JSON.
+
+Integrity (docs/hdf5.md): every numeric dataset carries HDF5's fletcher32 checksum, verified by HDF5 on every
+read, and the root attribute `content_sha256` hashes the training data (every array outside /failed, plus the
+reference energies); the reader recomputes it, so a corrupted or edited file is an error naming the file and
+dataset, and a trainer can tell that the data behind a path changed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +23,7 @@ import numpy as np
 
 from vimpnn.data.arrays import SPLIT_NAMES, SystemArrays
 from vimpnn.errors import DataFileError
+from vimpnn.outputs import atomic_output
 
 SCHEMA_VERSION = 1
 
@@ -44,31 +52,59 @@ def _attr(value: Any) -> Any:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def stored_arrays(arrays: SystemArrays) -> dict[str, np.ndarray]:
+    """Every dataset `write_dataset` writes, by HDF5 path, in the dtype written (str datasets: object arrays)."""
+    out = {name: np.asarray(getattr(arrays, attr), dtype=dtype) for name, (attr, dtype, _) in LAYOUT.items()}
+    if arrays.system_id is not None:
+        out["systems/system_id"] = np.asarray(arrays.system_id, dtype=object)
+    for name in SPLIT_NAMES:
+        out[f"splits/{name}"] = np.asarray(arrays.splits.get(name, []), dtype=np.int64)
+    for key in ("system_id", "reason"):
+        out[f"failed/{key}"] = np.array([r[key] for r in arrays.failed], dtype=object)
+    return out
+
+
+def content_sha256(arrays: SystemArrays) -> str:
+    """sha256 of what training reads: every stored array outside /failed (sorted by path; name, dtype, shape and
+    bytes of each; strings length-prefixed UTF-8) and the reference energies (canonical JSON). Provenance
+    attributes (creation time, commit) are left out, so packing the same data twice gives the same hash."""
+    h = hashlib.sha256()
+    for name, a in sorted(stored_arrays(arrays).items()):
+        if name.startswith("failed/"):
+            continue
+        h.update(f"{name} {'str' if a.dtype == object else a.dtype.str} {a.shape}\n".encode())
+        if a.dtype == object:
+            for s in a.ravel():
+                b = str(s).encode()
+                h.update(len(b).to_bytes(8, "little") + b)
+        else:
+            h.update(np.ascontiguousarray(a).tobytes())
+    h.update(json.dumps(arrays.attrs.get("reference_energies") or {}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
 def write_dataset(path: str | os.PathLike, arrays: SystemArrays) -> None:
-    """Write `arrays` (with its splits, failures and attrs) to `path` atomically."""
+    """Write `arrays` (with its splits, failures and attrs) to `path` atomically, with checksums (module doc)."""
     import h5py
 
     if len(arrays) == 0:
         raise DataFileError(f"{path}: refusing to write a dataset with no systems")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    str_dtype = h5py.string_dtype()
-    with h5py.File(tmp, "w") as f:
-        for name, (attr, dtype, _) in LAYOUT.items():
-            f.create_dataset(name, data=np.asarray(getattr(arrays, attr), dtype=dtype))
-        if arrays.system_id is not None:
-            f.create_dataset("systems/system_id", data=np.asarray(arrays.system_id, dtype=object), dtype=str_dtype)
-        for name in SPLIT_NAMES:
-            f.create_dataset(f"splits/{name}", data=np.asarray(arrays.splits.get(name, []), dtype=np.int64))
-        failed = f.create_group("failed")
-        failed.create_dataset("system_id", data=[r["system_id"] for r in arrays.failed], dtype=str_dtype)
-        failed.create_dataset("reason", data=[r["reason"] for r in arrays.failed], dtype=str_dtype)
-        f.attrs["schema_version"] = SCHEMA_VERSION
-        f.attrs["units"] = _attr(UNITS)
-        for key, value in arrays.attrs.items():
-            f.attrs[key] = _attr(value)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        try:
+            with h5py.File(tmp, "w") as f:
+                for name, data in stored_arrays(arrays).items():
+                    text = data.dtype == object
+                    # HDF5 filters need chunked, non-empty, fixed-size data: strings are covered by content_sha256
+                    f.create_dataset(name, data=data, dtype=h5py.string_dtype() if text else None,
+                                     fletcher32=not text and data.size > 0)
+                f.attrs["schema_version"] = SCHEMA_VERSION
+                f.attrs["units"] = _attr(UNITS)
+                for key, value in arrays.attrs.items():
+                    f.attrs[key] = _attr(value)
+                f.attrs["content_sha256"] = content_sha256(arrays)
+        except RuntimeError as exc:  # h5py reports a write failing at close (full disk) as RuntimeError
+            code = re.search(r"errno = (\d+)", str(exc))
+            raise OSError(int(code[1]), os.strerror(int(code[1]))) if code else OSError(str(exc)) from None
 
 
 def _read_attr(value: Any) -> Any:
@@ -82,8 +118,24 @@ def _read_attr(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _read(f, name: str, path: Path) -> np.ndarray:
+    """One dataset; HDF5 verifies its fletcher32 checksum, and a failure names the file and the dataset."""
+    import h5py
+
+    try:
+        dset = f[name]
+        return dset.asstr()[()] if h5py.check_string_dtype(dset.dtype) else dset[()]
+    except OSError as exc:
+        raise DataFileError(f"{path}: /{name}: checksum mismatch or unreadable data ({exc}); the file is corrupt, "
+                            "rebuild or download it again") from None
+
+
 def read_dataset(path: str | os.PathLike) -> SystemArrays:
-    """Load every array of a dataset file once; errors name the file and the field at fault."""
+    """Load every array of a dataset file once; errors name the file and the field at fault.
+
+    `attrs["content_sha256"]` of the result is the hash of the data read (module doc); a file whose stored hash
+    differs from it was changed after it was written, which is an error.
+    """
     import h5py
 
     path = Path(path)
@@ -100,18 +152,16 @@ def read_dataset(path: str | os.PathLike) -> SystemArrays:
             for name, (attr, dtype, ndim) in LAYOUT.items():
                 if name not in f:
                     raise DataFileError(f"{path}: missing dataset /{name} (not a vimpnn dataset file? see docs/hdf5.md)")
-                data = f[name][()]
+                data = _read(f, name, path)
                 if data.ndim != ndim:
                     raise DataFileError(f"{path}: /{name} has {data.ndim} dimensions, expected {ndim}")
                 fields[attr] = data.astype(dtype, copy=False)
-            system_id = f["systems/system_id"].asstr()[()] if "systems/system_id" in f else None
-            splits = {k: f[f"splits/{k}"][()].astype(np.int64) for k in SPLIT_NAMES if f"splits/{k}" in f}
+            system_id = _read(f, "systems/system_id", path) if "systems/system_id" in f else None
+            splits = {k: _read(f, f"splits/{k}", path).astype(np.int64) for k in SPLIT_NAMES if f"splits/{k}" in f}
             failed = []
             if "failed/system_id" in f:
-                failed = [
-                    {"system_id": s, "reason": r}
-                    for s, r in zip(f["failed/system_id"].asstr()[()], f["failed/reason"].asstr()[()])
-                ]
+                failed = [{"system_id": s, "reason": r}
+                          for s, r in zip(_read(f, "failed/system_id", path), _read(f, "failed/reason", path))]
             attrs = {k: _read_attr(v) for k, v in f.attrs.items()}
     except DataFileError:
         raise
@@ -119,6 +169,12 @@ def read_dataset(path: str | os.PathLike) -> SystemArrays:
         raise DataFileError(f"{path}: corrupt or truncated HDF5 file ({exc})") from None
     arrays = SystemArrays(**fields, splits=splits, attrs=attrs, system_id=system_id, failed=failed)
     _check(arrays, path)
+    digest = content_sha256(arrays)
+    stored = attrs.get("content_sha256")
+    if stored is not None and stored != digest:
+        raise DataFileError(f"{path}: content_sha256 recorded when the file was written ({stored}) does not match "
+                            f"its data ({digest}): the file was changed afterwards; rebuild or download it again")
+    arrays.attrs["content_sha256"] = digest
     return arrays
 
 

@@ -53,8 +53,6 @@ TEMPLATE_DEFAULTS: dict[str, dict[str, Any]] = {
     "bulk_metal": {"max_scf": 100},
 }
 
-BACKENDS = ("cp2k", "emt")
-
 
 def merge(base: dict, update: dict) -> dict:
     """Recursive dict update returning a new dict (nested mappings are merged, everything else replaced)."""
@@ -70,17 +68,13 @@ def merge(base: dict, update: dict) -> dict:
 def resolve(user: dict | None = None) -> dict:
     """Validate the user's `dft:` section and return it merged over the defaults (template layers not applied).
 
-    Unknown keys are an error: a typo must not silently fall back to a default.
+    The `dft` section of the workflow's config schema decides what is valid (unknown keys, types, ranges, each
+    template's keys): a typo must not silently fall back to a default, a negative cutoff must not reach CP2K.
     """
+    from vimpnn.validation import check
+
     user = dict(user or {})
-    unknown = sorted(set(user) - set(DEFAULTS))
-    if unknown:
-        raise DFTSetupError(f"dft settings: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFAULTS))}")
-    if user.get("backend", DEFAULTS["backend"]) not in BACKENDS:
-        raise DFTSetupError(f"dft settings: backend {user['backend']!r} is not one of {BACKENDS}")
-    for name in user.get("templates", {}):
-        if name not in TEMPLATE_DEFAULTS:
-            raise DFTSetupError(f"dft settings: templates.{name} is not a template ({', '.join(TEMPLATE_DEFAULTS)})")
+    check(user, "dft settings", section="dft", error=DFTSetupError)
     return merge(DEFAULTS, user) | {"_user": user}
 
 
@@ -98,8 +92,11 @@ def load_settings(path: str | None) -> dict:
         return {}
     from vimpnn.config import load_config
 
-    config = load_config(path)
-    section = config.get("dft", config)
-    if not isinstance(section, dict):
-        raise DFTSetupError(f"{path}: the dft section must be a mapping")
-    return section
+    from vimpnn.validation import check
+
+    config = load_config(path, what="dft settings file")
+    if "dft" in config:  # a whole project config: every section is checked
+        check(config, str(path))
+        return config["dft"]
+    check(config, str(path), section="dft")
+    return config

@@ -18,6 +18,9 @@ from vimpnn.structures.qm9 import open_qm9
 from vimpnn.structures.scaling import scaled, scaling_factors
 
 DATASETS = ("augqm9", "infcrystal", "growth_stable", "growth_unstable")
+# the config sections each dataset is built from; a config must give them (left out they would mean paper scale)
+SECTIONS = {"augqm9": ("qm9", "augqm9"), "infcrystal": ("infcrystal",), "growth_stable": ("growth",),
+            "growth_unstable": ("growth",)}
 
 
 def _grid(section: dict) -> Any:

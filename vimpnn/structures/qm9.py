@@ -11,6 +11,7 @@ import csv
 import gzip
 import importlib.util
 import io
+import math
 import os
 import tarfile
 from dataclasses import dataclass
@@ -40,11 +41,14 @@ class QM9Record:
 
 
 def _float(text: str, where: str, field: str) -> float:
-    """QM9 writes tiny numbers in Mathematica notation (`1.2*^-5`); accept it beside `E`."""
+    """QM9 writes tiny numbers in Mathematica notation (`1.2*^-5`); accept it beside `E`. nan and inf are errors."""
     try:
-        return float(text.strip().replace("*^", "E"))
+        value = float(text.strip().replace("*^", "E"))
     except ValueError:
         raise InputFormatError(f"{where}: {field} {text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InputFormatError(f"{where}: {field} {text.strip()!r} is not finite")
+    return value
 
 
 def parse_xyz_records(lines: Iterable[str], source: str) -> Iterator[QM9Record]:
@@ -146,6 +150,8 @@ def read_qm9pack_csv(paths: Iterable[str | os.PathLike]) -> Iterator[QM9Record]:
                     raise InputFormatError(f"{where}: field Elements: unknown element {bad[0]!r}")
                 if xyz.shape != (len(symbols), 3):
                     raise InputFormatError(f"{where}: field XYZ_Ang has shape {xyz.shape}, expected ({len(symbols)}, 3)")
+                if not np.all(np.isfinite(xyz)):
+                    raise InputFormatError(f"{where}: field XYZ_Ang holds non-finite coordinates")
                 yield QM9Record(index, symbols, xyz, row.get("SMILES", ""))
 
 

@@ -7,6 +7,7 @@ early-stopping state.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from vimpnn.data.arrays import SystemArrays
 from vimpnn.errors import VimpnnError
 from vimpnn.graphs import GraphDataset
 from vimpnn.models import MessagePassingModel, build_model
+from vimpnn.outputs import atomic_output
 
 
 class CheckpointError(VimpnnError, ValueError):
@@ -24,10 +26,11 @@ class CheckpointError(VimpnnError, ValueError):
 
 
 def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """Serialised in memory first: torch.save reports a full disk as a RuntimeError, a plain write as OSError."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:

@@ -1,16 +1,24 @@
-"""Training hyper-parameters (the `train:` config section); defaults are the paper's (Appendix A.3)."""
+"""Training hyper-parameters (the `train:` config section); defaults are the paper's (Appendix A.3).
+
+Types and ranges are those of the `train` section of workflow/schemas/config.schema.yaml, the one definition
+shared with Snakemake and the command line; tests check that its keys and defaults are these fields.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from vimpnn.errors import InputFormatError
-from vimpnn.graphs import MOLECULE_GRAPHS
-from vimpnn.models import AUX_HEADS, MODEL_NAMES, VARIANTS
-from vimpnn.nn import ENVELOPES
+from vimpnn.models import AUX_HEADS
+from vimpnn.validation import check
 
-LR_SCHEDULES = ("linear", "plateau")
+
+def parse_aux(aux: Any) -> Any:
+    """YAML `none` or `a,b` as on the command line -> a list of head names; anything else unchanged."""
+    if not isinstance(aux, str):
+        return aux
+    names = [a.strip() for a in aux.split(",") if a.strip()]
+    return [] if [n.lower() for n in names] == ["none"] else names
 
 
 @dataclass
@@ -45,21 +53,8 @@ class TrainConfig:
     device: str = "auto"  # auto: cuda when available, else cpu
 
     def __post_init__(self) -> None:
-        if isinstance(self.aux, str):  # YAML "none" or "a,b" as on the command line
-            names = [a.strip() for a in self.aux.split(",") if a.strip()]
-            self.aux = [] if [n.lower() for n in names] == ["none"] else names
-        if self.model not in MODEL_NAMES:
-            raise InputFormatError(f"train.model: {self.model!r} is not one of {', '.join(MODEL_NAMES)}")
-        if self.variant not in VARIANTS:
-            raise InputFormatError(f"train.variant: {self.variant!r} is not one of {', '.join(VARIANTS)}")
-        for key, value, choices in (("molecule_graph", self.molecule_graph, MOLECULE_GRAPHS),
-                                    ("envelope", self.envelope, ENVELOPES),
-                                    ("lr_schedule", self.lr_schedule, LR_SCHEDULES)):
-            if value not in choices:
-                raise InputFormatError(f"train.{key}: {value!r} is not one of {', '.join(choices)}")
-        for name in self.aux or []:
-            if name not in AUX_HEADS:
-                raise InputFormatError(f"train.aux: {name!r} is not one of {', '.join(AUX_HEADS)}")
+        self.aux = parse_aux(self.aux)
+        check(asdict(self), "train config", section="train")
 
     @property
     def aux_heads(self) -> list[str]:
@@ -82,9 +77,9 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], where: str = "train config") -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputFormatError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
+    def from_dict(cls, values: dict[str, Any], where: str = "train config",
+                  flags: dict[str, str] | None = None) -> "TrainConfig":
+        """`values` checked against the schema first, so an error names `where` (or the flag that set the key)."""
+        values = {**values, "aux": parse_aux(values["aux"])} if "aux" in values else values
+        check(values, where, section="train", flags=flags)
         return cls(**values)

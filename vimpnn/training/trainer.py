@@ -3,7 +3,9 @@ best-validation checkpoint, resume.
 
 Run directory (docs/architecture.md): config.yaml, last.pt (resume state, every epoch), best.pt, log.csv,
 train.json. A killed run restarted with the same arguments resumes from last.pt: shuffling is seeded per
-epoch, so the resumed run sees the batches an uninterrupted one would.
+epoch, so the resumed run sees the batches an uninterrupted one would. A run's identity is its settings and
+the content of its data (`content_sha256` of the dataset, recorded in config.yaml, last.pt and best.pt): a
+rerun on changed data never resumes or reports the old model.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import yaml
 from tqdm import tqdm
 
 from vimpnn import keys
-from vimpnn.data.arrays import SystemArrays
+from vimpnn.data.arrays import SystemArrays, ragged_take
+from vimpnn.data.hdf5 import content_sha256
 from vimpnn.errors import VimpnnError
 from vimpnn.graphs import GraphDataset, batch_to
 from vimpnn.models import build_model
+from vimpnn.outputs import atomic_output, make_dir, writing
 from vimpnn.training import checkpoint
 from vimpnn.training.config import TrainConfig
 from vimpnn.training.loss import loss_terms, total_loss
@@ -38,6 +42,10 @@ log = logging.getLogger(__name__)
 
 class SplitError(VimpnnError, ValueError):
     """A split the trainer needs is missing or empty after filtering."""
+
+
+class DivergedError(VimpnnError, RuntimeError):
+    """No epoch reached a finite validation error."""
 
 
 def select_splits(arrays: SystemArrays, config: TrainConfig, source: str) -> dict[str, np.ndarray]:
@@ -92,13 +100,13 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
           restart_on_change: bool = False, progress: bool = False) -> dict[str, Any]:
     """Train (or resume) a model on `arrays` into `out_dir`; returns the train.json summary.
 
-    `restart_on_change`: a last.pt written with other settings starts training anew instead of failing
-    (the workflow's choice: a changed config must retrain, not resume a different model).
+    `restart_on_change`: a last.pt written with other settings or on other data starts training anew instead
+    of failing (the workflow's choice: a changed config or dataset must retrain, not resume a different model).
     `progress`: a progress bar (terminals); otherwise one log line per epoch (log files).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_dir(out_dir)
     splits = select_splits(arrays, config, data or "dataset")
+    identity = {"data_sha256": content_sha256(arrays), "train_elements": training_elements(arrays, splits["train"])}
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     dataset = GraphDataset(arrays, cutoff=config.cutoff, molecule_graph=config.molecule_graph)
@@ -113,59 +121,64 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
     last = out / "last.pt"
     best: dict[str, Any] | None = None  # the best checkpoint, also kept in last.pt: Snakemake deletes best.pt on a rerun
     if last.exists():
-        state, best = _resume(last, config, model, optimizer, scheduler, restart_on_change)
+        state, best = _resume(last, config, identity["data_sha256"], data, model, optimizer, scheduler,
+                              restart_on_change)
         _truncate_log(out / "log.csv", state["epoch"])
     if best is not None and not (out / "best.pt").exists():
         checkpoint.save_atomic(best, out / "best.pt")
-    _write_yaml(out / "config.yaml", {"data": data, **config.to_dict(), "hparams": hparams})
+    _write_yaml(out / "config.yaml", {"data": data, "data_sha256": identity["data_sha256"], **config.to_dict(),
+                                      "hparams": hparams})
 
     log.info("training %s on %s: %d train / %d val systems, %s, epochs %d..%d", config.model, data or "dataset",
              len(splits["train"]), len(splits["val"]), device, state["epoch"] + 1, config.epochs)
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc=f"train {config.model}", unit="epoch",
                mininterval=2.0, disable=not progress)
-    while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
-        epoch = state["epoch"] + 1
-        t0 = time.perf_counter()
-        train_loss = _train_epoch(model, dataset, splits["train"], config, optimizer, device, epoch)
-        val_pred = predict(model, dataset, splits["val"], max(config.batch_size, 64), device)
-        val_mae = float(np.abs(val_pred - arrays.energy[splits["val"]]).mean())
-        if config.lr_schedule == "plateau":
-            scheduler.step(val_mae)
-        else:
-            scheduler.step()
-        if val_mae < state["best_val_mae"]:
-            state.update(best_val_mae=val_mae, best_epoch=epoch, bad_epochs=0)
-            best = {**checkpoint.model_state(model, config.model, hparams, *graph), "epoch": epoch,
-                    "val_mae": val_mae, "config": config.to_dict(), "data": data}
-            checkpoint.save_atomic(best, out / "best.pt")
-        else:
-            state["bad_epochs"] += 1
-        seconds = time.perf_counter() - t0
-        state.update(epoch=epoch, wall_s=state["wall_s"] + seconds)
-        _append_log(out / "log.csv", [epoch, train_loss, val_mae, optimizer.param_groups[0]["lr"], seconds])
-        checkpoint.save_atomic(
-            {**checkpoint.model_state(model, config.model, hparams, *graph), **state,
-             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "config": config.to_dict(),
-             "best": best},
-            last,
-        )
-        bar.update(1)
-        bar.set_postfix(loss=f"{train_loss:.4g}", val_mae=f"{val_mae:.4g}", best=f"{state['best_val_mae']:.4g}",
-                        refresh=False)
-        if not progress:
-            log.info("epoch %d/%d train_loss %.4g val_mae %.4g eV best %.4g eV (epoch %d) lr %.3g %.1f s", epoch,
-                     config.epochs, train_loss, val_mae, state["best_val_mae"], state["best_epoch"],
-                     optimizer.param_groups[0]["lr"], seconds)
-    bar.close()
+    try:
+        while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
+            epoch = state["epoch"] + 1
+            t0 = time.perf_counter()
+            train_loss = _train_epoch(model, dataset, splits["train"], config, optimizer, device, epoch)
+            val_pred = predict(model, dataset, splits["val"], max(config.batch_size, 64), device)
+            val_mae = float(np.abs(val_pred - arrays.energy[splits["val"]]).mean())
+            if config.lr_schedule == "plateau":
+                scheduler.step(val_mae)
+            else:
+                scheduler.step()
+            if val_mae < state["best_val_mae"]:
+                state.update(best_val_mae=val_mae, best_epoch=epoch, bad_epochs=0)
+                best = {**checkpoint.model_state(model, config.model, hparams, *graph), "epoch": epoch,
+                        "val_mae": val_mae, "config": config.to_dict(), "data": data, **identity}
+                checkpoint.save_atomic(best, out / "best.pt")
+            else:
+                state["bad_epochs"] += 1
+            seconds = time.perf_counter() - t0
+            state.update(epoch=epoch, wall_s=state["wall_s"] + seconds)
+            _append_log(out / "log.csv", [epoch, train_loss, val_mae, optimizer.param_groups[0]["lr"], seconds])
+            checkpoint.save_atomic(
+                {**checkpoint.model_state(model, config.model, hparams, *graph), **state,
+                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "config": config.to_dict(),
+                 "best": best, **identity},
+                last,
+            )
+            bar.update(1)
+            bar.set_postfix(loss=f"{train_loss:.4g}", val_mae=f"{val_mae:.4g}", best=f"{state['best_val_mae']:.4g}",
+                            refresh=False)
+            if not progress:
+                log.info("epoch %d/%d train_loss %.4g val_mae %.4g eV best %.4g eV (epoch %d) lr %.3g %.1f s", epoch,
+                         config.epochs, train_loss, val_mae, state["best_val_mae"], state["best_epoch"],
+                         optimizer.param_groups[0]["lr"], seconds)
+    finally:
+        bar.close()  # also before an error propagates, so the error is printed on a line of its own
+    if best is None:  # every validation MAE was nan: no model to report (and JSON has no Infinity)
+        raise DivergedError(f"{out}: no epoch gave a finite validation MAE (the training diverged; try a lower lr)")
     summary = {
         "epochs_run": state["epoch"], "best_epoch": state["best_epoch"], "best_val_mae": state["best_val_mae"],
         "stopped_early": state["bad_epochs"] >= config.patience, "device": str(device),
         "wall_time_s": state["wall_s"], "n_train": int(len(splits["train"])), "n_val": int(len(splits["val"])),
-        "model": config.model, "data": data,
+        "model": config.model, "data": data, "data_sha256": identity["data_sha256"],
     }
-    tmp = out / "train.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, out / "train.json")
+    with atomic_output(out / "train.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return summary
 
 
@@ -190,6 +203,12 @@ def build_scheduler(optimizer, config: TrainConfig):
     )
 
 
+def training_elements(arrays: SystemArrays, train: np.ndarray) -> list[int]:
+    """Atomic numbers present in the training split: a model knows nothing about the others."""
+    atoms, _ = ragged_take(arrays.offsets, train)
+    return sorted(int(z) for z in np.unique(arrays.numbers[atoms]))
+
+
 def train_step(model, batch: dict, optimizer, alpha: float) -> torch.Tensor:
     """One optimiser step on one batch (energy + weighted auxiliary losses); returns the loss."""
     loss = total_loss(loss_terms(model, model(batch), batch), alpha)
@@ -211,20 +230,28 @@ def _train_epoch(model, dataset, index, config: TrainConfig, optimizer, device, 
     return total / n
 
 
-def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler,
+def _resume(path: Path, config: TrainConfig, data_sha256: str, data: str, model, optimizer, scheduler,
             restart_on_change: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Training state and best checkpoint from last.pt; a run with other settings is an error or a restart."""
+    """Training state and best checkpoint from last.pt; a run with other settings or on other data is an error
+    or a restart (then the old last.pt is kept as last.pt.replaced and its best.pt and train.json removed)."""
     ckpt = checkpoint.load(path)
     saved = dict(ckpt.get("config", {}))
     current = config.to_dict()
     differ = sorted(k for k in current if k != "epochs" and saved.get(k) != current[k])
-    if differ and restart_on_change:
-        log.warning("%s: settings changed (%s): training again from epoch 0", path, ", ".join(differ))
+    changes = [f"settings differ from the checkpoint's: {differ}"] if differ else []
+    if ckpt.get("data_sha256") != data_sha256:
+        then = (ckpt.get("data_sha256") or "not recorded")[:16]
+        changes.append(f"the data {data or 'set'} changed since it was trained (content sha256 {then}, now "
+                       f"{data_sha256[:16]})")
+    if changes and restart_on_change:
+        log.warning("%s: %s: training again from epoch 0", path, "; ".join(changes))
         path.rename(path.with_name("last.pt.replaced"))
+        for stale in ("best.pt", "train.json"):
+            (path.parent / stale).unlink(missing_ok=True)
         return {"epoch": 0, "best_val_mae": float("inf"), "best_epoch": 0, "bad_epochs": 0, "wall_s": 0.0}, None
-    if differ:
+    if changes:
         raise checkpoint.CheckpointError(
-            f"{path}: cannot resume, settings differ from the checkpoint's: {differ}; use a new --out"
+            f"{path}: cannot resume, {'; '.join(changes)}; use a new --out (or --restart-on-change to train anew)"
         )
     model.load_state_dict(ckpt["state_dict"])
     optimizer.load_state_dict(ckpt["optimizer"])
@@ -235,7 +262,7 @@ def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler,
 
 def _append_log(path: Path, row: list) -> None:
     new = not path.exists()
-    with open(path, "a", newline="") as fh:
+    with writing(path), open(path, "a", newline="") as fh:
         writer = csv.writer(fh)
         if new:
             writer.writerow(LOG_COLUMNS)
@@ -249,11 +276,10 @@ def _truncate_log(path: Path, epoch: int) -> None:
     with open(path, newline="") as fh:
         rows = list(csv.reader(fh))
     kept = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= epoch]
-    with open(path, "w", newline="") as fh:
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         csv.writer(fh).writerows(kept)
 
 
 def _write_yaml(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False))
