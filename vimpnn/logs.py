@@ -14,11 +14,23 @@ FORMAT = "%(asctime)s %(levelname)s %(message)s"
 DATEFMT = "%Y-%m-%d %H:%M:%S"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a line is logged, not the stream of the first call: a process
+    that redirects stderr later (tests, notebooks, `contextlib.redirect_stderr`) gets its lines there."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Timestamped lines on stderr for the `vimpnn.*` loggers (called once by the command line)."""
     logger = logging.getLogger("vimpnn")
     if not logger.handlers:
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
         logger.addHandler(handler)
         logger.propagate = False
