@@ -7,11 +7,13 @@ import os
 import time
 from pathlib import Path
 
+from vimpnn.dft.settings import BACKENDS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in", dest="inp", required=True, help="structures file (extended XYZ)")
     parser.add_argument("--out", required=True, help="results file (JSON lines)")
-    parser.add_argument("--backend", choices=("cp2k", "emt"), help="overrides dft.backend")
+    parser.add_argument("--backend", choices=BACKENDS, help="overrides dft.backend (docs/dft.md)")
     parser.add_argument("--jobs", type=int, help="structures run at once (overrides dft.jobs)")
     parser.add_argument("--settings", help="YAML file with the dft: section of the project config")
     parser.add_argument("--start", type=int, help="first frame (0-based)")

@@ -36,6 +36,7 @@ class SystemArrays:
     attrs: dict[str, Any] = field(default_factory=dict)  # units, provenance, DFT settings
     system_id: np.ndarray | None = None  # (n_systems,) str, the structures file's ids (provenance)
     failed: list[dict[str, str]] = field(default_factory=list)  # {"system_id", "reason"}: excluded systems
+    forces: np.ndarray | None = None  # (n_atoms_total, 3) float64, eV/Å, -dE/dR; None unless every system has them
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -52,7 +53,7 @@ class SystemArrays:
         return slice(int(self.bond_offsets[i]), int(self.bond_offsets[i + 1]))
 
     def atoms(self, i: int) -> "Atoms":
-        """System `i` as ASE Atoms with its energy (SinglePointCalculator) and metadata in `info`."""
+        """System `i` as ASE Atoms with its energy and forces (SinglePointCalculator) and metadata in `info`."""
         from ase import Atoms
         from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -62,7 +63,8 @@ class SystemArrays:
         out.info.update(group=int(self.group[i]), source_id=int(self.source_id[i]), scale=float(self.scale[i]))
         if self.system_id is not None:
             out.info["system_id"] = str(self.system_id[i])
-        out.calc = SinglePointCalculator(out, energy=float(self.energy[i]))
+        forces = None if self.forces is None else self.forces[sl]
+        out.calc = SinglePointCalculator(out, energy=float(self.energy[i]), forces=forces)
         return out
 
     @classmethod
@@ -120,6 +122,7 @@ class SystemArrays:
             bond_type=self.bond_type[bond_idx],
             attrs=dict(self.attrs),
             system_id=None if self.system_id is None else self.system_id[index],
+            forces=None if self.forces is None else self.forces[atom_idx],
         )
 
 

@@ -8,12 +8,14 @@ from typing import Callable, Sequence
 
 from vimpnn.dft.cache import ResultCache
 from vimpnn.dft.emt import EMTBackend
+from vimpnn.dft.fast import FastBackend
 from vimpnn.dft.geometry import check_structure
 from vimpnn.dft.result import DFTResult
 from vimpnn.dft.runner import CP2KBackend
 from vimpnn.dft.settings import resolve
+from vimpnn.dft.xtb import XTBBackend
 
-BACKENDS = {"cp2k": CP2KBackend, "emt": EMTBackend}
+BACKENDS = {"cp2k": CP2KBackend, "emt": EMTBackend, "xtb": XTBBackend, "fast": FastBackend}
 
 
 def system_id(atoms, index: int) -> str:
@@ -55,14 +57,18 @@ def compute(
         else:
             pending.setdefault(job.input_hash, []).append(k)
     scratch = cache.root / "scratch"
-    with ThreadPoolExecutor(max_workers=max(1, int(s["jobs"]))) as pool:
-        futures = {pool.submit(engine.run, prepared[ks[0]], scratch): ks for ks in pending.values()}
-        for future in as_completed(futures):
-            fields = future.result()
-            if fields.pop("_cacheable"):
-                cache.put(fields["input_hash"], fields | {"system_id": ids[futures[future][0]]})
-            for k in futures[future]:
-                results[k] = DFTResult(system_id=ids[k], **fields)
-                if progress:
-                    progress(results[k])
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, int(s["jobs"]))) as pool:
+            futures = {pool.submit(engine.run, prepared[ks[0]], scratch): ks for ks in pending.values()}
+            for future in as_completed(futures):
+                fields = future.result()
+                if fields.pop("_cacheable"):
+                    cache.put(fields["input_hash"], fields | {"system_id": ids[futures[future][0]]})
+                for k in futures[future]:
+                    results[k] = DFTResult(system_id=ids[k], **fields)
+                    if progress:
+                        progress(results[k])
+    finally:
+        if hasattr(engine, "close"):  # in-process backends hold worker processes
+            engine.close()
     return results  # type: ignore[return-value]
