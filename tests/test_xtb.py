@@ -4,6 +4,7 @@ worker processes, forces against finite differences of the energy, and SCF failu
 from __future__ import annotations
 
 import ctypes
+import os
 
 import numpy as np
 import pytest
@@ -136,3 +137,19 @@ def test_xtb_rejects_elements_beyond_radon():
     with pytest.raises(DFTSetupError, match="element U is beyond GFN2-xTB"):
         XTBBackend(resolve({"backend": "xtb"})).prepare(tagged(Atoms("U"), "u"))
 
+
+
+def test_a_killed_worker_is_a_failed_uncached_record_and_the_next_structure_runs(tmp_path):
+    import signal
+
+    backend = XTBBackend(resolve({"backend": "xtb"}))
+    job = backend.prepare(tagged(molecule("H2O"), "w"))
+    backend._pool = pinned_pool(1)
+    backend._pool.submit(int).result()  # start the worker
+    for pid in list(backend._pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    dead = backend.run(job, tmp_path)
+    assert dead["status"] == "failed" and "worker process died" in dead["reason"] and not dead["_cacheable"]
+    again = backend.run(job, tmp_path)
+    backend.close()
+    assert again["status"] == "ok" and again["_cacheable"]

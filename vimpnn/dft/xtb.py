@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -61,6 +62,7 @@ class XTBBackend:
                        "electronic_temperature": float(settings["xtb_temperature"])}
         self.jobs = int(settings["jobs"])
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
 
     def prepare(self, atoms, template: str | None = None) -> XTBJob:
         numbers = atoms.get_atomic_numbers()
@@ -80,14 +82,19 @@ class XTBBackend:
 
     def run(self, job: XTBJob, scratch: Path) -> dict:
         """One single point in a worker process; the fields of a DFTResult (no system_id)."""
-        if self._pool is None:
-            self._pool = pinned_pool(self.jobs)
+        with self._lock:  # the engine calls run from `jobs` threads; they share one pool
+            if self._pool is None:
+                self._pool = pinned_pool(self.jobs)
+            pool = self._pool
         try:
-            out, cacheable = self._pool.submit(singlepoint, job).result(), True
+            out, cacheable = pool.submit(singlepoint, job).result(), True
         except BrokenProcessPool as exc:  # a worker died (killed, out of memory): not a property of the input
             out = {"energy": None, "forces": None, "scf_steps": None, "seconds": 0.0,
                    "error": f"xTB worker process died ({exc})"}
             cacheable = False
+            with self._lock:  # the next structures get a fresh pool
+                if self._pool is pool:
+                    self._pool = None
         ok = out["error"] is None
         return {
             "status": "ok" if ok else "failed", "energy": out["energy"] if ok else None,
@@ -101,9 +108,10 @@ class XTBBackend:
         }
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
 
 
 def singlepoint(job: XTBJob) -> dict:
