@@ -87,3 +87,21 @@ def test_cli_with_manifest_relative_path(tmp_path, capsys):
     assert (tmp_path / "got" / "x.h5").read_bytes() == PAYLOAD
     assert main(["download", "--manifest", str(manifest), "--name", "nope", "--out", str(tmp_path / "n")]) == 2
     assert "no file named 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("manifest", ["datasets/manifest.yaml", "datasets/fast/manifest.yaml"])
+def test_shipped_files_match_their_manifest(manifest):
+    """Every shipped file has the manifest's size and sha256 and reads as a dataset; the fast level has forces."""
+    from tests.conftest import ROOT
+    from vimpnn.data.download import sha256sum
+    from vimpnn.data.hdf5 import read_dataset
+
+    path = ROOT / manifest
+    for name, entry in load_manifest(path).items():
+        f = path.parent / entry["url"]
+        assert f.stat().st_size == entry["size"] and sha256sum(f) == entry["sha256"], name
+        data = read_dataset(f)
+        assert len(data) and not data.failed
+        if "fast" in manifest:
+            assert data.attrs["dft_backend"] == ("xtb" if name == "augqm9.h5" else "emt")
+            assert data.forces is not None and data.forces.shape == data.positions.shape

@@ -153,3 +153,11 @@ def test_a_killed_worker_is_a_failed_uncached_record_and_the_next_structure_runs
     again = backend.run(job, tmp_path)
     backend.close()
     assert again["status"] == "ok" and again["_cacheable"]
+
+
+def test_water_matches_tblites_published_energies(tmp_path):
+    """tblite's documentation (tblite.ase) gives ASE's H2O at -137.967776 eV (GFN2-xTB), -156.967506 eV (GFN1-xTB)."""
+    water = [tagged(molecule("H2O"), "w")]
+    for method, published in (("GFN2-xTB", -137.967776), ("GFN1-xTB", -156.967506)):
+        (r,) = compute(water, {"backend": "xtb", "xtb_method": method}, cache_dir=tmp_path)
+        assert r.energy == pytest.approx(published, abs=1e-5)
