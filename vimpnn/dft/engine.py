@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Sequence
@@ -57,18 +58,16 @@ def compute(
         else:
             pending.setdefault(job.input_hash, []).append(k)
     scratch = cache.root / "scratch"
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, int(s["jobs"]))) as pool:
-            futures = {pool.submit(engine.run, prepared[ks[0]], scratch): ks for ks in pending.values()}
-            for future in as_completed(futures):
-                fields = future.result()
-                if fields.pop("_cacheable"):
-                    cache.put(fields["input_hash"], fields | {"system_id": ids[futures[future][0]]})
-                for k in futures[future]:
-                    results[k] = DFTResult(system_id=ids[k], **fields)
-                    if progress:
-                        progress(results[k])
-    finally:
-        if hasattr(engine, "close"):  # in-process backends hold worker processes
-            engine.close()
+    # in-process backends (xtb, fast) hold worker processes: closed when the batch ends, whatever happens
+    closing = contextlib.closing(engine) if hasattr(engine, "close") else contextlib.nullcontext()
+    with closing, ThreadPoolExecutor(max_workers=max(1, int(s["jobs"]))) as pool:
+        futures = {pool.submit(engine.run, prepared[ks[0]], scratch): ks for ks in pending.values()}
+        for future in as_completed(futures):
+            fields = future.result()
+            if fields.pop("_cacheable"):
+                cache.put(fields["input_hash"], fields | {"system_id": ids[futures[future][0]]})
+            for k in futures[future]:
+                results[k] = DFTResult(system_id=ids[k], **fields)
+                if progress:
+                    progress(results[k])
     return results  # type: ignore[return-value]
