@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
 import tempfile
 from collections import defaultdict
@@ -124,7 +125,10 @@ def fast_level_seconds(config: dict, sample: int) -> dict[str, tuple[int, float]
 
 def print_fast_level(config: dict, sample: int, cores: int) -> None:
     times = fast_level_seconds(config, sample)
-    print(f"fast level (xTB molecules, EMT metals; {sample} structures per dataset timed now on one core):")
+    load, cpus = os.getloadavg()[0], os.cpu_count()
+    busy = ": a busy machine inflates it" if load > (cpus or 1) else ""
+    print(f"fast level (xTB molecules, EMT metals; {sample} structures per dataset timed now on one core, "
+          f"wall time in the worker; load average {load:.1f} on {cpus} cores{busy}):")
     print(f"{'dataset':<16} {'structures':>10} {'ms/structure':>13} {'core-h':>7} {f'h on {cores} cores':>12}")
     for name, (n, seconds) in times.items():
         print(f"{name:<16} {n:>10,} {seconds * 1e3:>13.1f} {n * seconds / 3600:>7.2f} {n * seconds / 3600 / cores:>12.2f}")
