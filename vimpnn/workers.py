@@ -1,11 +1,11 @@
 """Single-threaded worker processes for in-process quantum codes (tblite/xTB), one per `--jobs`.
 
 tblite parallelises each calculation with OpenMP. Left alone, every worker starts one OpenMP thread per core,
-and those threads spin-wait for work while the other workers' threads want the same cores: a small QM9 molecule
-then takes 0.1-8 s instead of 0.001-0.03 s (docs/dft.md, "Fast level"). Each
-worker here is a fresh (spawned, not forked) process whose thread variables are set to 1 before it imports
-anything that starts a thread pool; this module imports nothing heavy, so unpickling the initializer in the
-child cannot load a library before the variables are set. Parallelism comes from the number of workers.
+and those threads spin-wait for work while the other workers' threads want the same cores: the median AugQM9
+structure then took 73x longer (docs/dft.md, "Fast level"). Each worker here is a fresh (spawned, not forked)
+process whose thread variables are set to 1 before it imports anything that starts a thread pool; this module
+imports nothing heavy, so unpickling the initializer in the child cannot load a library before the variables
+are set. Parallelism comes from the number of workers.
 """
 
 from __future__ import annotations
