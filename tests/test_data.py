@@ -232,3 +232,39 @@ def test_energy_edited_with_h5py_fails_the_content_hash(tmp_path):
         f["systems/energy"][0] -= 1.0
     with pytest.raises(DataFileError, match=r"edit\.h5: content_sha256 .* does not match its data"):
         read_dataset(path)
+
+
+def test_forces_are_packed_in_atom_order_compressed_and_read_back(tmp_path):
+    structures = build("augqm9", {**CONFIG, "qm9": {"source": "shipped", "n_molecules": 3}})
+    results = _fake_results(structures, fail={structures[2].info["system_id"]})
+    for r, a in zip(results, structures):  # a distinct, known force on every atom
+        if r["status"] == "ok":
+            r["forces"] = (np.arange(3 * len(a)).reshape(-1, 3) * 0.01 + r["energy"]).tolist()
+    arrays = pack("augqm9", structures, results, CONFIG)
+    write_dataset(tmp_path / "f.h5", arrays)
+    back = read_dataset(tmp_path / "f.h5")
+    assert back.forces.shape == back.positions.shape and back.attrs["units"]["forces"] == "eV/Angstrom"
+    ok = [(r, a) for r, a in zip(results, structures) if r["status"] == "ok"]
+    for i in (0, 5, len(back) - 1):
+        np.testing.assert_array_equal(back.forces[back.atom_slice(i)], ok[i][0]["forces"])
+        np.testing.assert_array_equal(back.atoms(i).get_forces(), ok[i][0]["forces"])
+    np.testing.assert_array_equal(back.subset(np.array([4, 1])).forces,
+                                  np.concatenate([back.forces[back.atom_slice(4)], back.forces[back.atom_slice(1)]]))
+    with h5py.File(tmp_path / "f.h5") as f:
+        assert f["atoms/forces"].dtype == np.float64 and f["systems/energy"].dtype == np.float64
+        assert f["atoms/positions"].compression == "gzip" and f["atoms/forces"].shuffle
+    # one ok record without forces (a CP2K energy run): no forces dataset at all, rather than holes
+    results[0]["forces"] = None
+    assert pack("augqm9", structures, results, CONFIG).forces is None
+    results[0]["forces"] = [[0.0, 0.0, 0.0]]
+    with pytest.raises(InputFormatError, match=rf"{structures[0].info['system_id']}: field 'forces' has shape \(1, 3\)"):
+        pack("augqm9", structures, results, CONFIG)
+
+
+def test_forces_of_the_wrong_shape_in_a_file_are_a_clear_error(tmp_path):
+    structures = build("augqm9", {**CONFIG, "qm9": {"source": "shipped", "n_molecules": 1}})
+    arrays = pack("augqm9", structures, _fake_results(structures), CONFIG)
+    arrays.forces = np.zeros((len(arrays.numbers) - 1, 3))
+    write_dataset(tmp_path / "bad.h5", arrays)
+    with pytest.raises(DataFileError, match=r"bad.h5: /atoms/forces must be finite with the shape of /atoms/positions"):
+        read_dataset(tmp_path / "bad.h5")

@@ -260,7 +260,7 @@ def test_cli_dft_and_refs_emt(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert [r["system_id"] for r in records] == ["a0", "m0"]
     assert set(records[0]) == {"system_id", "status", "energy", "reason", "backend", "input_hash", "scf_converged",
-                               "scf_steps", "walltime_s", "code_version", "attempts", "settings"}
+                               "scf_steps", "walltime_s", "code_version", "attempts", "settings", "forces"}
     assert main(["dft-refs", "--elements", "H,C,N,O", "--backend", "emt", "--cache", str(tmp_path / "c"),
                  "--out", str(tmp_path / "refs.json")]) == 0
     refs = json.loads((tmp_path / "refs.json").read_text())

@@ -135,3 +135,21 @@ def test_server_refusing_the_range_restarts_the_download(server, tmp_path):
     with pytest.raises(DownloadError, match="connection closed after 1048576 of 1048676 bytes"):
         download(short, tmp_path / "x.h5", tmp_path, progress=False)
     assert _Handler.requests == ["bytes=1048626-", None]
+
+
+@pytest.mark.parametrize("manifest", ["datasets/manifest.yaml", "datasets/fast/manifest.yaml"])
+def test_shipped_files_match_their_manifest(manifest):
+    """Every shipped file has the manifest's size and sha256 and reads as a dataset; the fast level has forces."""
+    from tests.conftest import ROOT
+    from vimpnn.data.download import sha256sum
+    from vimpnn.data.hdf5 import read_dataset
+
+    path = ROOT / manifest
+    for name, entry in load_manifest(path).items():
+        f = path.parent / entry["url"]
+        assert f.stat().st_size == entry["size"] and sha256sum(f) == entry["sha256"], name
+        data = read_dataset(f)
+        assert len(data) and not data.failed
+        if "fast" in manifest:
+            assert data.attrs["dft_backend"] == ("xtb" if name == "augqm9.h5" else "emt")
+            assert data.forces is not None and data.forces.shape == data.positions.shape

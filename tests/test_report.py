@@ -4,6 +4,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 from ase import Atoms
 
 from tests.test_plots import _write_results
@@ -103,3 +104,28 @@ def test_suspicious_runs_are_flagged():
         "stopped early at epoch 15 of 360"
     assert suspicious({"best_epoch": 40, "epochs_run": 90, "stopped_early": True}, 360) == ""
     assert suspicious({"best_epoch": 1, "epochs_run": 1, "stopped_early": False}, 1) == ""  # a 1-epoch run
+
+
+def test_plan_reports_the_fast_level_dataset_time(tmp_path, capsys):
+    """Structures counted from the config, times measured now: core-hours = structures x measured time."""
+    import re
+
+    import yaml
+
+    from vimpnn.cli.main import main
+    from vimpnn.structures.datasets import count_systems
+
+    config = {"datasets": ["augqm9", "growth_stable"], "qm9": {"n_molecules": 3}, "augqm9": {"scalings": {"n": 2}},
+              "growth": {"max_size": 17, "stable": {"n_seeds": 1}},
+              "experiments": {"seeds": [0], "datasets": ["augqm9"], "tables": ["table2"], "figures": []}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["plan", "--config", str(tmp_path / "c.yaml"), "--atoms-per-second", "1000", "--fast-sample", "3",
+                 "--cores", "2"]) == 0
+    out = capsys.readouterr().out
+    rows = {m[0]: m[1:] for m in re.findall(r"^(augqm9|growth_stable)\s+([\d,]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$",
+                                            out, re.MULTILINE)}
+    assert set(rows) == {"augqm9", "growth_stable"} and "GPU-hours" in out
+    for name, (n, ms, core_h, wall_h) in rows.items():
+        assert int(n.replace(",", "")) == count_systems(name, config) and float(ms) > 0
+        assert float(core_h) == pytest.approx(int(n) * float(ms) / 3.6e6, abs=0.006)
+        assert float(wall_h) == pytest.approx(float(core_h) / 2, abs=0.006)

@@ -104,3 +104,33 @@ def test_kill_9_then_rerun_incomplete_reuses_cache_and_matches_uninterrupted_run
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # finished structures were not recomputed
     for name in ("augqm9", "infcrystal", "growth_stable", "growth_unstable"):
         assert _arrays_equal(read_dataset(wd / f"results/datasets/{name}.h5"), read_dataset(ref / f"results/datasets/{name}.h5"))
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_fast_level_workflow_end_to_end(tmp_path):
+    """`dft.backend: fast` through Snakemake: xTB molecules, EMT clusters, forces in every file, equal to tblite."""
+    import numpy as np
+    from tblite.ase import TBLite
+
+    from vimpnn.data.hdf5 import read_dataset
+
+    config = {**EMT_CONFIG, "qm9": {**EMT_CONFIG["qm9"], "n_molecules": 2}, "datasets": ["augqm9", "growth_unstable"],
+              "dft": {"backend": "fast", "cache_dir": "results/dft/cache"},
+              "workflow": {**EMT_CONFIG["workflow"], "chunk_size": {"augqm9": 4, "infcrystal": 12, "growth_stable": 2,
+                                                                     "growth_unstable": 4}}}
+    wd = workflow_copy(tmp_path, config)
+    res = run_snakemake(wd, "--cores", "2", "--configfile=config/test.yaml", "datasets")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    for name, backend, n in (("augqm9", "xtb", 6), ("growth_unstable", "emt", 8)):
+        data = read_dataset(wd / f"results/datasets/{name}.h5")
+        assert data.attrs["dft_backend"] == backend and data.forces.shape == data.positions.shape
+        assert not data.failed and len(data) == n
+        if name == "augqm9":
+            assert [v.split()[0] + " " + v.split()[-1] for v in data.attrs["code_version"]] == ["tblite GFN2-xTB"]
+            assert set(data.attrs["reference_energies"]["energies"]) == {"H", "C", "N"}
+            for i in (0, 5):
+                atoms = data.atoms(i)
+                atoms.calc = TBLite(method="GFN2-xTB", verbosity=0)
+                assert data.energy[i] == pytest.approx(atoms.get_potential_energy(), abs=1e-8)
+                np.testing.assert_allclose(data.forces[data.atom_slice(i)], atoms.get_forces(), atol=1e-8)

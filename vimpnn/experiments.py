@@ -25,7 +25,7 @@ TABLES = ("table1", "table2", "table3", "table4", "table5")
 FIGURES = ("fig3", "fig4", "fig5", "fig6", "fig7", "training", "parity")
 
 DEFAULTS: dict[str, Any] = {
-    "data": "computed",  # which HDF5 files train on (read by workflow/rules/common.smk: computed|release|download)
+    "data": "computed",  # which HDF5 files train on (read by workflow/rules/common.smk: computed|release|fast|download)
     "seeds": [0, 1, 2],
     "epochs": None,  # None: the trainer's default (paper: 360 with early stopping)
     "datasets": list(DATASETS),

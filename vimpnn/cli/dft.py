@@ -7,6 +7,7 @@ import logging
 import time
 from pathlib import Path
 
+from vimpnn.dft.settings import BACKENDS
 from vimpnn.outputs import atomic_output
 
 log = logging.getLogger(__name__)
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in", dest="inp", required=True, help="structures file (extended XYZ)")
     parser.add_argument("--out", required=True, help="results file (JSON lines)")
-    parser.add_argument("--backend", choices=("cp2k", "emt"), help="overrides dft.backend")
+    parser.add_argument("--backend", choices=BACKENDS, help="overrides dft.backend (docs/dft.md)")
     parser.add_argument("--jobs", type=int, help="structures run at once (overrides dft.jobs)")
     parser.add_argument("--settings", help="YAML file with the dft: section of the project config")
     parser.add_argument("--start", type=int, help="first frame (0-based)")

@@ -8,13 +8,15 @@ import json
 from vimpnn.errors import InputFormatError
 from vimpnn.outputs import atomic_output
 
+from vimpnn.dft.settings import BACKENDS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--elements", help="comma-separated symbols, e.g. H,C,N,O")
     which.add_argument("--structures", help="the elements present in this structures file (extended XYZ)")
     parser.add_argument("--settings", help="YAML file with the dft: section of the project config")
-    parser.add_argument("--backend", choices=("cp2k", "emt"), help="overrides dft.backend")
+    parser.add_argument("--backend", choices=BACKENDS, help="overrides dft.backend (docs/dft.md)")
     parser.add_argument("--cache", help="cache directory (overrides dft.cache_dir)")
     parser.add_argument("--out", required=True, help="output JSON: energies {element: eV}, failed {element: reason}, provenance")
 
@@ -26,13 +28,12 @@ def run(args: argparse.Namespace) -> int:
     results = reference_energies(elements, load_settings(args.settings), backend=args.backend, cache_dir=args.cache)
     # A failed atom is recorded with its reason (never a made-up energy); the dataset stays usable.
     failed = {e: r.reason for e, r in results.items() if r.status != "ok"}
-    first = next(iter(results.values()))
     doc = {
         "unit": "eV",
         "energies": {e: r.energy for e, r in results.items() if r.status == "ok"},
         "failed": failed,
-        "backend": first.backend,
-        "code_version": first.code_version,
+        "backend": " + ".join(sorted({r.backend for r in results.values()})),  # `fast`: xtb + emt
+        "code_version": " + ".join(sorted({str(r.code_version) for r in results.values()})),
         "results": {e: r.to_dict() for e, r in results.items()},
     }
     with atomic_output(args.out) as tmp:

@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
           f"(per atom {np.min(a.energy / n_atoms):.4f} .. {np.max(a.energy / n_atoms):.4f} eV)")
     print(f"  scale         {a.scale.min():.4f} .. {a.scale.max():.4f}")
     print(f"  bonds         {len(a.bond_type)} (types {np.bincount(a.bond_type, minlength=3).tolist()})")
+    if a.forces is not None:
+        print(f"  forces        |F| up to {np.linalg.norm(a.forces, axis=1).max():.4f} eV/Å (/atoms/forces)")
     for key in PROVENANCE:
         if key in a.attrs:
             print(f"  {key:<13} {a.attrs[key]}")

@@ -4,13 +4,19 @@ Cost model (docs/experiments.md): an epoch costs time proportional to the atoms 
 split plus the validation split at one third of a training pass (forward only). Throughput (atoms/s) is
 measured on finished runs (median epoch time of log.csv), preferably of the same dataset and model; the
 estimate assumes every run uses all its epochs (no early stopping), so it is an upper bound.
+
+Before it, the time to compute the config's datasets at the fast level (docs/dft.md "Fast level"), measured
+now: a sample of each dataset's structures runs with `dft.backend: fast` in a fresh cache, and the mean time
+per structure is multiplied by the dataset's size.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -30,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--measured", nargs="*", default=[], metavar="RUNDIR",
                         help="finished run directories (<dataset>/<tag>/seed<N> with log.csv and config.yaml) to time")
     parser.add_argument("--atoms-per-second", type=float, help="throughput to assume instead of measuring")
+    parser.add_argument("--fast-sample", type=int, default=20, metavar="N",
+                        help="structures per dataset timed now for the fast-level dataset time (0: skip it; building "
+                             "the structures to sample from takes about a minute at paper scale)")
+    parser.add_argument("--cores", type=int, default=2, help="cores the fast-level wall time is estimated for")
 
 
 def _split(section: dict, name: str, default: float) -> float:
@@ -97,8 +107,41 @@ def throughput_for(spec: RunSpec, measured: list[tuple[RunSpec, float]]) -> floa
     raise InputFormatError("no throughput: give --measured RUNDIR... or --atoms-per-second")
 
 
+def fast_level_seconds(config: dict, sample: int) -> dict[str, tuple[int, float]]:
+    """dataset -> (structures, mean seconds per structure) at the fast level, timed now on `sample` structures
+    spread evenly over each dataset of the config (one pinned worker, a fresh cache: nothing is reused)."""
+    from vimpnn.dft import compute
+    from vimpnn.structures.datasets import DATASETS, build
+
+    xtb = {k: v for k, v in (config.get("dft") or {}).items() if k.startswith("xtb_")}
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        for name in config.get("datasets", DATASETS):
+            structures = build(name, config)
+            picked = structures[:: max(1, len(structures) // sample)][:sample]
+            results = compute(picked, {**xtb, "backend": "fast", "jobs": 1}, cache_dir=cache)
+            out[name] = (len(structures), statistics.mean(r.walltime_s for r in results))
+    return out
+
+
+def print_fast_level(config: dict, sample: int, cores: int) -> None:
+    times = fast_level_seconds(config, sample)
+    load, cpus = os.getloadavg()[0], os.cpu_count()
+    busy = ": a busy machine inflates it" if load > (cpus or 1) else ""
+    print(f"fast level (xTB molecules, EMT metals; {sample} structures per dataset timed now on one core, "
+          f"wall time in the worker; load average {load:.1f} on {cpus} cores{busy}):")
+    print(f"{'dataset':<16} {'structures':>10} {'ms/structure':>13} {'core-h':>7} {f'h on {cores} cores':>12}")
+    for name, (n, seconds) in times.items():
+        print(f"{name:<16} {n:>10,} {seconds * 1e3:>13.1f} {n * seconds / 3600:>7.2f} {n * seconds / 3600 / cores:>12.2f}")
+    total = sum(n * seconds for n, seconds in times.values()) / 3600
+    print(f"total: {total:.2f} core-hours of xTB/EMT, {total / cores:.2f} h on {cores} cores "
+          f"(structure generation and packing not included)")
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_checked(args.config)
+    if args.fast_sample > 0:
+        print_fast_level(config, args.fast_sample, args.cores)
     exp = Experiments.from_config(config)
     epochs = exp.epochs or (config.get("train") or {}).get("epochs") or PAPER_EPOCHS
     measured = [(RunSpec("augqm9", "mpnn"), args.atoms_per_second)] if args.atoms_per_second else []

@@ -39,6 +39,7 @@ class SystemArrays:
     attrs: dict[str, Any] = field(default_factory=dict)  # units, provenance, DFT settings
     system_id: np.ndarray | None = None  # (n_systems,) str, the structures file's ids (provenance)
     failed: list[dict[str, str]] = field(default_factory=list)  # {"system_id", "reason"}: excluded systems
+    forces: np.ndarray | None = None  # (n_atoms_total, 3) float64, eV/Å, -dE/dR; None unless every system has them
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -55,8 +56,8 @@ class SystemArrays:
         return slice(int(self.bond_offsets[i]), int(self.bond_offsets[i + 1]))
 
     def atoms(self, i: int) -> "Atoms":
-        """System `i` as ASE Atoms with its energy (SinglePointCalculator) and metadata in `info` (group,
-        source_id, scale, system_id, and its bond table as bond_pairs (n, 2) and bond_types (n,))."""
+        """System `i` as ASE Atoms with its energy and forces (SinglePointCalculator) and metadata in `info`
+        (group, source_id, scale, system_id, and its bond table as bond_pairs (n, 2) and bond_types (n,))."""
         from ase import Atoms
         from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -68,7 +69,8 @@ class SystemArrays:
         out.info.update(bond_pairs=self.bond_pairs[bsl].copy(), bond_types=self.bond_type[bsl].copy())
         if self.system_id is not None:
             out.info["system_id"] = str(self.system_id[i])
-        out.calc = SinglePointCalculator(out, energy=float(self.energy[i]))
+        forces = None if self.forces is None else self.forces[sl]
+        out.calc = SinglePointCalculator(out, energy=float(self.energy[i]), forces=forces)
         return out
 
     @classmethod
@@ -126,6 +128,7 @@ class SystemArrays:
             bond_type=self.bond_type[bond_idx],
             attrs=dict(self.attrs),
             system_id=None if self.system_id is None else self.system_id[index],
+            forces=None if self.forces is None else self.forces[atom_idx],
         )
 
 

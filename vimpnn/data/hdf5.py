@@ -42,7 +42,10 @@ LAYOUT: dict[str, tuple[str, Any, int]] = {
     "bonds/pairs": ("bond_pairs", np.int32, 2),
     "bonds/type": ("bond_type", np.int8, 1),
 }
-UNITS = {"energy": "eV", "positions": "Angstrom", "cell": "Angstrom", "reference_energies": "eV"}
+UNITS = {"energy": "eV", "positions": "Angstrom", "cell": "Angstrom", "reference_energies": "eV", "forces": "eV/Angstrom"}
+FORCES = "atoms/forces"  # optional (n_atoms_total, 3) float64, present when every system has forces
+# Lossless compression of every non-empty dataset (byte shuffle + gzip): 100,000 AugQM9 systems stay tens of MB.
+FILTERS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
 
 def _attr(value: Any) -> Any:
@@ -55,6 +58,8 @@ def _attr(value: Any) -> Any:
 def stored_arrays(arrays: SystemArrays) -> dict[str, np.ndarray]:
     """Every dataset `write_dataset` writes, by HDF5 path, in the dtype written (str datasets: object arrays)."""
     out = {name: np.asarray(getattr(arrays, attr), dtype=dtype) for name, (attr, dtype, _) in LAYOUT.items()}
+    if arrays.forces is not None:
+        out[FORCES] = np.asarray(arrays.forces, dtype=np.float64)
     if arrays.system_id is not None:
         out["systems/system_id"] = np.asarray(arrays.system_id, dtype=object)
     for name in SPLIT_NAMES:
@@ -95,8 +100,8 @@ def write_dataset(path: str | os.PathLike, arrays: SystemArrays) -> None:
                 for name, data in stored_arrays(arrays).items():
                     text = data.dtype == object
                     # HDF5 filters need chunked, non-empty, fixed-size data: strings are covered by content_sha256
-                    f.create_dataset(name, data=data, dtype=h5py.string_dtype() if text else None,
-                                     fletcher32=not text and data.size > 0)
+                    filters = {**FILTERS, "fletcher32": True} if not text and data.size > 0 else {}
+                    f.create_dataset(name, data=data, dtype=h5py.string_dtype() if text else None, **filters)
                 f.attrs["schema_version"] = SCHEMA_VERSION
                 f.attrs["units"] = _attr(UNITS)
                 for key, value in arrays.attrs.items():
@@ -157,6 +162,7 @@ def read_dataset(path: str | os.PathLike) -> SystemArrays:
                     raise DataFileError(f"{path}: /{name} has {data.ndim} dimensions, expected {ndim}")
                 fields[attr] = data.astype(dtype, copy=False)
             system_id = _read(f, "systems/system_id", path) if "systems/system_id" in f else None
+            forces = _read(f, FORCES, path).astype(np.float64) if FORCES in f else None
             splits = {k: _read(f, f"splits/{k}", path).astype(np.int64) for k in SPLIT_NAMES if f"splits/{k}" in f}
             failed = []
             if "failed/system_id" in f:
@@ -167,7 +173,7 @@ def read_dataset(path: str | os.PathLike) -> SystemArrays:
         raise
     except (OSError, KeyError, ValueError) as exc:
         raise DataFileError(f"{path}: corrupt or truncated HDF5 file ({exc})") from None
-    arrays = SystemArrays(**fields, splits=splits, attrs=attrs, system_id=system_id, failed=failed)
+    arrays = SystemArrays(**fields, splits=splits, attrs=attrs, system_id=system_id, failed=failed, forces=forces)
     _check(arrays, path)
     digest = content_sha256(arrays)
     stored = attrs.get("content_sha256")
@@ -192,6 +198,8 @@ def _check(a: SystemArrays, path: Path) -> None:
             raise DataFileError(f"{path}: /systems/{attr} has {len(getattr(a, attr))} rows for {n} systems")
     if not np.all(np.isfinite(a.energy)):
         raise DataFileError(f"{path}: /systems/energy holds non-finite values")
+    if a.forces is not None and (a.forces.shape != a.positions.shape or not np.all(np.isfinite(a.forces))):
+        raise DataFileError(f"{path}: /{FORCES} must be finite with the shape of /atoms/positions {a.positions.shape}")
     for name, idx in a.splits.items():
         if len(idx) and (idx.min() < 0 or idx.max() >= n):
             raise DataFileError(f"{path}: /splits/{name} indexes systems outside 0..{n - 1}")

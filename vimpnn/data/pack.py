@@ -70,6 +70,21 @@ class BondCache:
         return pairs, types
 
 
+def _forces(dataset: str, ok: Sequence, by_id: dict[str, dict[str, Any]]) -> np.ndarray | None:
+    """Per-atom forces (eV/Å) of every packed system in atom order, or None unless all of them have forces."""
+    records = [by_id[a.info["system_id"]].get("forces") for a in ok]
+    if any(f is None for f in records):
+        return None
+    out = []
+    for atoms, f in zip(ok, records):
+        f = np.asarray(f, dtype=np.float64)
+        if f.shape != (len(atoms), 3) or not np.all(np.isfinite(f)):
+            raise InputFormatError(f"{dataset}: result for {atoms.info['system_id']}: field 'forces' has shape "
+                                   f"{f.shape} or non-finite values; expected finite ({len(atoms)}, 3)")
+        out.append(f)
+    return np.concatenate(out)
+
+
 def pack(
     dataset: str,
     structures: Sequence,
@@ -117,6 +132,7 @@ def pack(
         "n_failed": len(failed),
     }
     arrays = SystemArrays.from_atoms(ok, energies, [bonds(a) for a in ok], attrs)
+    arrays.forces = _forces(dataset, ok, by_id)
     arrays.failed = failed
     growth = dataset.startswith("growth")
     lineage = np.array([a.info.get("lineage", -1) for a in ok]) if growth else None

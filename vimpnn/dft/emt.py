@@ -1,6 +1,7 @@
-"""The fast ASE EMT backend (Al, Cu, H, C, N, O, ...) behind the CP2K interface, for tests and demos.
+"""The fast ASE EMT backend (Al, Cu, H, C, N, O, ...) behind the CP2K interface: tests, demos, the fast level's metals.
 
 Its results say `backend: "emt"` and `code_version: "ase <version> EMT"`, so they can never pass for DFT.
+Forces come with the energy at no extra cost and are stored (eV/Å).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ class EMTBackend:
         if missing:
             raise DFTSetupError(f"element {', '.join(missing)} has no parameters in the ASE EMT set "
                                 f"(it has {', '.join(sorted(parameters))})")
+        # "record" names what a cached result holds: results cached before forces were stored are recomputed
         canonical = json.dumps({
-            "backend": "emt", "numbers": atoms.get_atomic_numbers().tolist(),
+            "backend": "emt", "record": "energy+forces", "numbers": atoms.get_atomic_numbers().tolist(),
             "positions": [[round(float(x), 10) for x in p] for p in atoms.get_positions()],
             "cell": [[round(float(x), 10) for x in v] for v in atoms.cell.array], "pbc": atoms.pbc.tolist(),
         }, sort_keys=True)
@@ -48,9 +50,11 @@ class EMTBackend:
         atoms = job.atoms
         atoms.calc = EMT()
         energy = float(atoms.get_potential_energy())
+        forces = atoms.get_forces().tolist()
         seconds = time.perf_counter() - t0
         return {
-            "status": "ok", "energy": energy, "reason": None, "backend": self.name, "input_hash": job.input_hash,
+            "status": "ok", "energy": energy, "forces": forces, "reason": None, "backend": self.name,
+            "input_hash": job.input_hash,
             "scf_converged": None, "scf_steps": None, "walltime_s": round(seconds, 6),
             "code_version": f"ase {ase.__version__} EMT",
             "attempts": [{"step": "initial", "status": "ok", "reason": None, "returncode": None,

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Sequence
 
 from vimpnn.dft.cache import ResultCache
 from vimpnn.dft.emt import EMTBackend
+from vimpnn.dft.fast import FastBackend
 from vimpnn.dft.geometry import check_structure
 from vimpnn.dft.result import DFTResult
 from vimpnn.dft.runner import CP2KBackend
 from vimpnn.dft.settings import resolve
+from vimpnn.dft.xtb import XTBBackend
 
-BACKENDS = {"cp2k": CP2KBackend, "emt": EMTBackend}
+BACKENDS = {"cp2k": CP2KBackend, "emt": EMTBackend, "xtb": XTBBackend, "fast": FastBackend}
 
 
 def system_id(atoms, index: int) -> str:
@@ -55,7 +58,9 @@ def compute(
         else:
             pending.setdefault(job.input_hash, []).append(k)
     scratch = cache.root / "scratch"
-    with ThreadPoolExecutor(max_workers=max(1, int(s["jobs"]))) as pool:
+    # in-process backends (xtb, fast) hold worker processes: closed when the batch ends, whatever happens
+    closing = contextlib.closing(engine) if hasattr(engine, "close") else contextlib.nullcontext()
+    with closing, ThreadPoolExecutor(max_workers=max(1, int(s["jobs"]))) as pool:
         futures = {pool.submit(engine.run, prepared[ks[0]], scratch): ks for ks in pending.values()}
         for future in as_completed(futures):
             fields = future.result()

@@ -13,7 +13,7 @@ class DFTResult:
     status: str                      # "ok" | "failed"
     energy: float | None             # eV; None whenever status is "failed"
     reason: str | None               # None when ok
-    backend: str                     # "cp2k" | "emt"
+    backend: str                     # "cp2k" | "emt" | "xtb"
     input_hash: str
     scf_converged: bool | None
     scf_steps: int | None
@@ -21,13 +21,14 @@ class DFTResult:
     code_version: str | None
     attempts: list[dict]
     settings: dict
+    forces: list | None = None       # eV/Å, (n_atoms, 3), -dE/dR; None when the backend gives none (CP2K energy runs)
     cached: bool = field(default=False, compare=False)   # served from the cache in this run (not written)
 
     def __post_init__(self) -> None:
         if self.status == "ok" and (self.energy is None or not math.isfinite(self.energy)):
             raise ValueError(f"{self.system_id}: an ok result needs a finite energy")
-        if self.status == "failed" and self.energy is not None:
-            raise ValueError(f"{self.system_id}: a failed result must not carry an energy")
+        if self.status == "failed" and (self.energy is not None or self.forces is not None):
+            raise ValueError(f"{self.system_id}: a failed result must not carry an energy or forces")
 
     def to_dict(self) -> dict:
         d = asdict(self)

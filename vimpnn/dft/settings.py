@@ -13,7 +13,7 @@ from vimpnn.errors import DFTSetupError
 
 # Justified by the convergence tests in docs/dft-validation.md.
 DEFAULTS: dict[str, Any] = {
-    "backend": "cp2k",                 # cp2k | emt
+    "backend": "cp2k",                 # cp2k | emt | xtb | fast (xtb for molecules, emt for metals)
     "executable": "cp2k.psmp",
     "mpi_command": "mpirun -np {ranks}",  # used only when mpi_ranks > 1
     "mpi_ranks": 1,
@@ -43,6 +43,11 @@ DEFAULTS: dict[str, Any] = {
     "max_scale": 1.5,                  # the box holds the reference geometry scaled by this factor
     "templates": {},
     "overrides": {},
+    # xtb backend (tblite; vimpnn/dft/xtb.py); the defaults are tblite's own
+    "xtb_method": "GFN2-xTB",          # GFN2-xTB | GFN1-xTB
+    "xtb_accuracy": 1.0,
+    "xtb_max_iterations": 250,         # SCF cycles; not converged by then = a failed record
+    "xtb_temperature": 300.0,          # K, Fermi smearing of the occupations
 }
 
 # Molecules and free H/C/N/O atoms use the non-SR MOLOPT basis: DZVP-MOLOPT-SR-GTH puts the free H atom 0.95 eV
@@ -52,6 +57,9 @@ TEMPLATE_DEFAULTS: dict[str, dict[str, Any]] = {
     "metal_cluster": {"max_scf": 100},
     "bulk_metal": {"max_scf": 100},
 }
+
+# `dft.backend` values; the schema's enum (workflow/schemas/config.schema.yaml) lists the same
+BACKENDS = ("cp2k", "emt", "xtb", "fast")
 
 
 def merge(base: dict, update: dict) -> dict:

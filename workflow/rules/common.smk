@@ -54,11 +54,12 @@ def dataset_targets():
 
 
 def dataset_file(dataset):
-    """The HDF5 file training reads: computed here, shipped with the project, or downloaded."""
+    """The HDF5 file training reads: computed here, shipped with the project (CP2K or fast level), or downloaded."""
     source = config["experiments"]["data"]
     return {
         "computed": f"results/datasets/{dataset}.h5",
         "release": f"datasets/release/{dataset}.h5",
+        "fast": f"datasets/fast/{dataset}.h5",
         "download": f"results/download/{dataset}.h5",
     }[source]
 
