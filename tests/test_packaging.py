@@ -25,7 +25,7 @@ def test_one_version_source_and_citation_matches():
 def test_core_dependencies_are_the_training_ones():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     core = {re.split(r"[<>=\[ ]", d)[0] for d in project["dependencies"]}
-    assert core == {"numpy", "h5py", "torch", "ase", "pyyaml", "tqdm"}
+    assert core == {"numpy", "h5py", "torch", "ase", "pyyaml", "tqdm", "vesin"}  # vesin: the graphs' neighbour list
     extras = project["optional-dependencies"]
     assert {"dft", "workflow", "report", "slurm", "dev"} <= set(extras)
     assert not any("slurm" in d for d in extras["dev"])
