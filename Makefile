@@ -11,9 +11,11 @@ EXTRAS ?= dev,slurm
 CORES ?= 2
 BIN := $(VENV)/bin
 # default suite + the representative long tests marked `ci`
-PYTEST_MARKERS ?= (not slow and not cp2k and not gpu) or ci
+PYTEST_MARKERS ?= (not slow and not cp2k and not gpu and not slurm) or ci
+# Debian packages of the single-node SLURM cluster the `slurm` tests start (tests/slurm/start-cluster.sh)
+SLURM_PACKAGES ?= slurmctld slurmd slurmdbd slurm-client munge mariadb-server
 
-.PHONY: setup cp2k test test-all demo clean-demo
+.PHONY: setup cp2k slurm test test-all test-slurm demo clean-demo
 
 setup: $(VENV)/.installed
 
@@ -32,11 +34,25 @@ cp2k:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq cp2k; }
 	@command -v cp2k.psmp >/dev/null
 
+# SLURM 22.05, munge and MariaDB from Debian, for the test cluster (docs/slurm.md)
+slurm:
+	@command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v slurmdbd >/dev/null && \
+	  command -v sbatch >/dev/null && command -v munged >/dev/null && command -v mariadbd >/dev/null || { \
+	  echo "SLURM test cluster packages missing: installing $(SLURM_PACKAGES)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SLURM_PACKAGES); }
+	@command -v slurmctld >/dev/null && command -v mariadbd >/dev/null
+
 test: setup cp2k
 	$(BIN)/python -m pytest -m "$(PYTEST_MARKERS)"
 
-test-all: setup cp2k
+test-all: setup cp2k slurm
 	$(BIN)/python -m pytest -m ""
+
+# the workflow on a real single-node SLURM cluster (started and stopped by the tests; needs root)
+test-slurm: setup slurm
+	@[ "$$(id -u)" = 0 ] || { echo "make test-slurm starts munged, MariaDB and the SLURM daemons: run it as root"; exit 1; }
+	$(BIN)/python -m pytest -m slurm
 
 demo: setup cp2k
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile=config/demo.yaml demo

@@ -3,7 +3,7 @@ import time
 import pytest
 import yaml
 
-from tests.workflow_helpers import run_snakemake, workflow_copy
+from tests.workflow_helpers import run_snakemake, same_dataset, workflow_copy
 
 
 def test_paper_scale_plans_a_few_thousand_chunk_jobs_quickly(tmp_path):
@@ -60,16 +60,6 @@ EMT_CONFIG = {
 }
 
 
-def _arrays_equal(a, b):
-    import numpy as np
-
-    fields = ("numbers", "positions", "offsets", "energy", "cell", "pbc", "scale", "group", "source_id",
-              "bond_offsets", "bond_pairs", "bond_type")
-    return all(np.array_equal(getattr(a, f), getattr(b, f)) for f in fields) and all(
-        np.array_equal(a.splits[k], b.splits[k]) for k in a.splits
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.ci
 def test_kill_9_then_rerun_incomplete_reuses_cache_and_matches_uninterrupted_run(tmp_path):
@@ -79,7 +69,6 @@ def test_kill_9_then_rerun_incomplete_reuses_cache_and_matches_uninterrupted_run
     import subprocess
 
     from tests.workflow_helpers import env, snakemake_cmd
-    from vimpnn.data.hdf5 import read_dataset
 
     ref = workflow_copy(tmp_path / "ref", EMT_CONFIG)
     res = run_snakemake(ref, "--cores", "2", "--configfile=config/test.yaml", "datasets")
@@ -103,7 +92,7 @@ def test_kill_9_then_rerun_incomplete_reuses_cache_and_matches_uninterrupted_run
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # finished structures were not recomputed
     for name in ("augqm9", "infcrystal", "growth_stable", "growth_unstable"):
-        assert _arrays_equal(read_dataset(wd / f"results/datasets/{name}.h5"), read_dataset(ref / f"results/datasets/{name}.h5"))
+        assert same_dataset(wd / f"results/datasets/{name}.h5", ref / f"results/datasets/{name}.h5")
 
 
 @pytest.mark.slow

@@ -43,3 +43,16 @@ def env() -> dict[str, str]:
 
 def run_snakemake(cwd: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run(snakemake_cmd(*args), cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout)
+
+
+def same_dataset(a: Path, b: Path) -> bool:
+    """Two HDF5 datasets hold the same structures, energies, bonds and splits (provenance may differ)."""
+    import numpy as np
+
+    from vimpnn.data.hdf5 import read_dataset
+
+    x, y = read_dataset(a), read_dataset(b)
+    fields = ("numbers", "positions", "offsets", "energy", "cell", "pbc", "scale", "group", "source_id",
+              "bond_offsets", "bond_pairs", "bond_type")
+    same_splits = x.splits.keys() == y.splits.keys() and all(np.array_equal(x.splits[k], y.splits[k]) for k in x.splits)
+    return all(np.array_equal(getattr(x, f), getattr(y, f)) for f in fields) and same_splits
