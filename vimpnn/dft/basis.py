@@ -1,4 +1,4 @@
-"""Which elements the chosen basis-set and pseudopotential files cover, checked before any CP2K run."""
+"""Which elements the chosen basis-set and pseudopotential files cover (checked before any CP2K run), by which name."""
 
 from __future__ import annotations
 
@@ -35,13 +35,30 @@ def _entries(path: Path) -> frozenset[tuple[str, str]]:
     return frozenset(out)
 
 
-def check_elements(elements: list[str], settings: dict) -> None:
-    """Raise naming the element and the set when the basis or the potential lacks it."""
+def kind_names(elements: list[str], settings: dict) -> dict[str, dict[str, str]]:
+    """element -> {"basis_set", "potential"} as the CP2K files spell them; raise naming what is missing.
+
+    A name is used as given when the file defines it for the element, else its valence-specific spelling
+    `<name>-q<N>` (BASIS_MOLOPT_UZH and POTENTIAL_UZH define only `DZVP-MOLOPT-PBE-GTH-q4`, `GTH-PBE-q4`, ...).
+    """
     root = data_dir(settings)
-    for kind, file_key, name in (("basis set", "basis_file", settings["basis_set"]),
-                                 ("pseudopotential", "potential_file", settings["potential"])):
-        path = root / settings[file_key]
+    out: dict[str, dict[str, str]] = {e: {} for e in elements}
+    for kind, key, file_key in (("basis set", "basis_set", "basis_file"),
+                                ("pseudopotential", "potential", "potential_file")):
+        path, name = root / settings[file_key], settings[key]
         entries = _entries(path)
-        missing = [e for e in elements if (e, name) not in entries]
+        missing = []
+        for e in elements:
+            spelled = [n for el, n in entries if el == e and (n == name or _is_q_variant(n, name))]
+            if name in spelled or len(spelled) == 1:
+                out[e][key] = name if name in spelled else spelled[0]
+            else:
+                missing.append(e)
         if missing:
             raise DFTSetupError(f"element {', '.join(missing)} has no {kind} {name} in {path}")
+    return out
+
+
+def _is_q_variant(candidate: str, name: str) -> bool:
+    suffix = candidate[len(name):]
+    return candidate.startswith(name) and suffix[:2] == "-q" and suffix[2:].isdigit()

@@ -176,7 +176,7 @@ def render(atoms, user_settings: dict, template: str | None = None) -> Rendered:
     template = template or choose_template(atoms)
     s = for_template(user_settings, template)
     symbols = atoms.get_chemical_symbols()
-    basis.check_elements(sorted(set(symbols)), s)
+    kinds = basis.kind_names(sorted(set(symbols)), s)
     tree = parse_template(template, _variables(s, len(atoms)))
     sub = "force_eval/subsys"
     kpoints = None
@@ -190,7 +190,6 @@ def render(atoms, user_settings: dict, template: str | None = None) -> Rendered:
     for axis, vec in zip("abc", cell):
         set_path(tree, f"{sub}/cell/{axis}", [round(float(x), 10) + 0.0 for x in vec])
     set_path(tree, f"{sub}/coord/*", [f"{e} {x:.10f} {y:.10f} {z:.10f}" for e, (x, y, z) in zip(symbols, positions)])
-    kinds = {e: {"basis_set": s["basis_set"], "potential": s["potential"]} for e in sorted(set(symbols))}
     set_path(tree, f"{sub}/kind", kinds)
     mult = spin(atoms, template)
     if mult is not None:
