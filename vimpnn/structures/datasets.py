@@ -143,3 +143,17 @@ def count_systems(name: str, config: dict) -> int:
         unstable = growth.get("unstable", {})
         return n_el * unstable.get("n_seeds", 5) * sizes * len(_grid(unstable))
     raise InputFormatError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+
+
+def max_scale(name: str, config: dict) -> float:
+    """The largest scaling factor of dataset `name`: the DFT box of a finite system must hold it (docs/dft.md).
+
+    growth_stable is built at s = 1.0 only; a box sized for another dataset's 1.5 would double its grid work.
+    """
+    if name == "growth_stable":
+        return 1.0
+    sections = {"augqm9": config.get("augqm9", {}), "infcrystal": config.get("infcrystal", {}),
+                "growth_unstable": config.get("growth", {}).get("unstable", {})}
+    if name not in sections:
+        raise InputFormatError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    return float(max(_grid(sections[name])))

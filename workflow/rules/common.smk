@@ -8,7 +8,7 @@ import yaml
 from vimpnn.data.download import load_manifest
 from vimpnn.experiments import (Experiments, design, enabled_figures, figure_datasets, figure_specs, run_from_path,
                                 seeds_of, table_rows, train_arguments)
-from vimpnn.structures.datasets import count_systems
+from vimpnn.structures.datasets import count_systems, max_scale
 
 EXPERIMENTS = Experiments.from_config(config)
 RESOURCES = EXPERIMENTS.resources
@@ -47,6 +47,11 @@ def chunk_files(wildcards):
 def chunk_bounds(wildcards):
     start = int(wildcards.chunk) * chunk_size(wildcards.dataset)
     return {"start": start, "stop": min(start + chunk_size(wildcards.dataset), count_systems(wildcards.dataset, config))}
+
+
+def dataset_dft_settings(wildcards):
+    """The dft: section for one dataset: its box holds its own largest scaling (growth_stable: 1.0)."""
+    return {**config["dft"], "max_scale": max_scale(wildcards.dataset, config)}
 
 
 def dataset_targets():

@@ -2,7 +2,7 @@ rule dft_chunk:
     """One chunk of structures through the DFT engine; finished structures come from the cache on a rerun."""
     input:
         structures="results/structures/{dataset}.extxyz",
-        settings="results/config/dft.yaml",
+        settings="results/config/dft-{dataset}.yaml",
     output:
         "results/dft/{dataset}/chunk-{chunk}.jsonl",
     log:
@@ -27,10 +27,10 @@ rule dft_chunk:
 
 
 rule dft_references:
-    """Isolated-atom energies with the same settings, so atomization energies can be formed."""
+    """Isolated-atom energies at the dataset's level (its template's settings), so atomization energies can be formed."""
     input:
         structures="results/structures/{dataset}.extxyz",
-        settings="results/config/dft.yaml",
+        settings="results/config/dft-{dataset}.yaml",
     output:
         "results/dft/{dataset}/references.json",
     log:

@@ -12,12 +12,13 @@ rule config_section:
 
 
 rule dft_settings:
+    """One dataset's dft: section; the box of its finite systems holds that dataset's largest scaling only."""
     output:
-        "results/config/dft.yaml",
+        "results/config/dft-{dataset}.yaml",
     params:
-        dft=config["dft"],
+        dft=dataset_dft_settings,
     log:
-        "logs/config/dft.log",
+        "logs/config/dft-{dataset}.log",
     localrule: True
     run:
         write_yaml(output[0], params.dft, log[0])
