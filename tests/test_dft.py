@@ -7,13 +7,15 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from ase import Atoms
 from ase.build import bulk, molecule
 from ase.calculators.emt import EMT
-from ase.units import Hartree
+from ase.units import Hartree, kcal, mol
 
 from tests import fake_cp2k
 from tests.conftest import ROOT
@@ -106,7 +108,8 @@ def test_settings_layers():
     assert for_template(s, "molecule")["cutoff"] == 350
     assert for_template(s, "bulk_metal")["cutoff"] == 500
     assert for_template(s, "bulk_metal")["max_scf"] == 100  # template default
-    assert for_template(s, "molecule")["basis_set"] == "DZVP-MOLOPT-GTH"
+    assert for_template(s, "molecule")["basis_set"] == "DZVP-MOLOPT-PBE-GTH"
+    assert for_template(s, "molecule")["potential_file"] == "POTENTIAL_UZH"
     assert for_template(s, "metal_cluster")["basis_set"] == "DZVP-MOLOPT-SR-GTH"
     assert for_template(resolve({"max_scf": 70}), "bulk_metal")["max_scf"] == 70  # user beats template
     with pytest.raises(DFTSetupError, match="cutof"):
@@ -119,10 +122,21 @@ def test_invalid_override_is_rejected_by_cp2k_schema():
 
 
 def test_missing_basis_names_element_and_set():
-    with pytest.raises(DFTSetupError, match=r"element U has no basis set DZVP-MOLOPT-GTH in .*BASIS_MOLOPT"):
-        templates.render(tagged(Atoms("U"), "u"), resolve({}))
+    with pytest.raises(DFTSetupError, match=r"element Xe has no basis set DZVP-MOLOPT-GTH in .*BASIS_MOLOPT"):
+        templates.render(tagged(Atoms("Xe"), "xe"), resolve({"basis_set": "DZVP-MOLOPT-GTH"}))
     with pytest.raises(DFTSetupError, match=r"element Si has no .*EMT"):
         compute([tagged(Atoms("Si"), "si")], {"backend": "emt"})
+
+
+def test_valence_specific_names_are_spelled_per_element():
+    """BASIS_MOLOPT_UZH / POTENTIAL_UZH name sets only with -q<N>: each KIND gets its element's spelling."""
+    uzh = {"basis_set": "DZVP-MOLOPT-PBE-GTH", "basis_file": "BASIS_MOLOPT_UZH", "potential_file": "POTENTIAL_UZH"}
+    text = templates.render(tagged(molecule("CH4"), "ch4"), resolve({"templates": {"molecule": uzh}})).text
+    assert "BASIS_SET DZVP-MOLOPT-PBE-GTH-q4" in text and "BASIS_SET DZVP-MOLOPT-PBE-GTH-q1" in text
+    assert "POTENTIAL GTH-PBE-q4" in text and "POTENTIAL GTH-PBE-q1" in text
+    text = templates.render(tagged(molecule("CH4"), "ch4"), resolve({"templates": {"molecule": {
+        "basis_set": "DZVP-MOLOPT-GTH", "basis_file": "BASIS_MOLOPT", "potential_file": "GTH_POTENTIALS"}}})).text
+    assert "BASIS_SET DZVP-MOLOPT-GTH\n" in text and "POTENTIAL GTH-PBE\n" in text  # names the file defines stay
 
 
 # --- parsing (a real CP2K 2023.1 output) ---------------------------------------------------------------------
@@ -281,6 +295,28 @@ def test_validate_dft_emt_recovers_emt_lattice_constant(tmp_path, capsys):
     assert (tmp_path / "cu.png").stat().st_size > 1000
 
 
+def test_validate_dft_atomization_table(tmp_path, capsys):
+    """D_e = sum(atoms) - molecule against PBE's Table I, per molecule, with the level printed (EMT: fast)."""
+    from vimpnn.cli.main import main
+
+    out = tmp_path / "a.json"
+    assert main(["validate-dft", "--atomization", "--molecules", "CH4,H2O", "--backend", "emt",
+                 "--cache", str(tmp_path / "c"), "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    rows = {r["molecule"]: r for r in doc["atomization"]}
+    assert list(rows) == ["CH4", "H2O"] and rows["CH4"]["pbe_kcal_mol"] == 419.8
+    ch4 = molecule("CH4")
+    ch4.calc = EMT()
+    atoms = {e: doc["atom_energies_eV"][e] for e in ("C", "H")}
+    expected = (atoms["C"] + 4 * atoms["H"] - ch4.get_potential_energy()) / (kcal / mol)
+    assert rows["CH4"]["De_kcal_mol"] == pytest.approx(expected)
+    assert rows["CH4"]["diff_kcal_mol"] == pytest.approx(expected - 419.8)
+    printed = capsys.readouterr().out
+    assert "CH4" in printed and "419.8" in printed and "free atoms UKS" in printed
+    assert main(["validate-dft", "--atomization", "--molecules", "C6H6", "--backend", "emt"]) == 2
+    assert "choose from CH4, NH3, H2O, C2H2" in capsys.readouterr().err
+
+
 def test_reference_atoms_use_ot_and_the_metal_basis(fake, tmp_path):
     from vimpnn.dft import reference_energies
 
@@ -290,5 +326,89 @@ def test_reference_atoms_use_ot_and_the_metal_basis(fake, tmp_path):
     assert list(refs) == ["Cu", "H"] and all(r.status == "ok" for r in refs.values())
     assert {r.settings["template"] for r in refs.values()} == {"molecule"}
     assert refs["Cu"].settings["basis_set"] == "DZVP-MOLOPT-SR-GTH"
-    assert refs["H"].settings["basis_set"] == "DZVP-MOLOPT-GTH"
+    assert refs["H"].settings["basis_set"] == for_template(resolve({}), "molecule")["basis_set"]
     assert refs["H"].energy == pytest.approx(-0.5 * Hartree)
+
+
+CLUSTER_LEVEL = {"templates": {"metal_cluster": {"cutoff": 250, "rel_cutoff": 40, "vacuum": 3.0, "eps_scf": 1.0e-5}}}
+
+
+def _cell_side(cache: Path, result) -> float:
+    """The cubic box side of a kept CP2K input (keep_scratch)."""
+    text = (cache / "scratch" / result.input_hash / "attempt-0" / "vimpnn.inp").read_text()
+    return float(text.split("&CELL")[1].split()[1])
+
+
+def test_reference_atoms_take_the_level_of_their_dataset(fake, tmp_path):
+    """dft-refs --structures: a cluster dataset's atoms at the clusters' cutoff/vacuum/basis, molecules' at theirs."""
+    from vimpnn.cli.main import main
+
+    use, _ = fake
+    use("ok")
+    (tmp_path / "dft.yaml").write_text(yaml.safe_dump({"dft": {**CLUSTER_LEVEL, "keep_scratch": True}}))
+    clusters = [tagged(Atoms("Cu3", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0]]), "cu3"),
+                tagged(Atoms("Al2", positions=[[0, 0, 0], [2.8, 0, 0]]), "al2")]
+    write_structures(tmp_path / "clusters.extxyz", clusters)
+    write_structures(tmp_path / "molecules.extxyz", [tagged(molecule("H2O"), "w")])
+    cache = tmp_path / "c"
+    common = ["--settings", str(tmp_path / "dft.yaml"), "--cache", str(cache)]
+    assert main(["dft-refs", "--structures", str(tmp_path / "clusters.extxyz"), *common,
+                 "--out", str(tmp_path / "cluster-refs.json")]) == 0
+    assert main(["dft-refs", "--structures", str(tmp_path / "molecules.extxyz"), *common,
+                 "--out", str(tmp_path / "molecule-refs.json")]) == 0
+    cluster_refs = json.loads((tmp_path / "cluster-refs.json").read_text())
+    molecule_refs = json.loads((tmp_path / "molecule-refs.json").read_text())
+    assert cluster_refs["level"] == "metal_cluster" and molecule_refs["level"] == "molecule"
+    for e in ("Al", "Cu"):
+        s = cluster_refs["results"][e]["settings"]
+        assert (s["cutoff"], s["rel_cutoff"], s["vacuum"]) == (250, 40, 3.0)
+        assert s["eps_scf"] == pytest.approx(1.0e-4)  # free atoms: 10x the level's (docs/dft.md)
+        assert s["basis_set"] == "DZVP-MOLOPT-SR-GTH" and s["template"] == "molecule"  # OT: integer occupations
+    for e in ("H", "O"):
+        s = molecule_refs["results"][e]["settings"]
+        assert (s["cutoff"], s["vacuum"]) == (400, 4.0)
+        assert s["basis_set"] == for_template(resolve({}), "molecule")["basis_set"]
+    from vimpnn.dft.result import DFTResult
+
+    cu = DFTResult.from_dict(cluster_refs["results"]["Cu"])
+    h = DFTResult.from_dict(molecule_refs["results"]["H"])
+    assert _cell_side(cache, cu) == 6.0 and _cell_side(cache, h) == 8.0  # 2 x vacuum around a point
+
+
+def test_reference_level_needs_one_template_per_file(tmp_path, capsys):
+    from vimpnn.cli.main import main
+
+    mixed = [tagged(molecule("H2O"), "w"), tagged(Atoms("Cu2", positions=[[0, 0, 0], [2.3, 0, 0]]), "cu2")]
+    write_structures(tmp_path / "mixed.extxyz", mixed)
+    assert main(["dft-refs", "--structures", str(tmp_path / "mixed.extxyz"), "--backend", "emt",
+                 "--out", str(tmp_path / "r.json")]) == 2
+    assert "mixed.extxyz: structures of templates metal_cluster, molecule" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_workflow_box_follows_each_datasets_scaling_range(fake, tmp_path):
+    """growth_stable (s = 1.0 only) gets a box for s = 1.0, growth_unstable one for its largest scaling."""
+
+    from tests.workflow_helpers import run_snakemake, workflow_copy
+    from vimpnn.structures.datasets import build
+
+    config = {"seed": 0, "datasets": ["growth_stable", "growth_unstable"],
+              "growth": {"elements": ["Al"], "min_size": 15, "max_size": 15, "stable": {"n_seeds": 1},
+                         "unstable": {"n_seeds": 1, "scalings": {"min": 0.9, "max": 1.3, "n": 2}}},
+              "dft": {"backend": "cp2k", "cache_dir": "results/dft/cache", "vacuum": 3.0}}
+    wd = workflow_copy(tmp_path / "wf", config)
+    targets = [f"results/config/dft-{d}.yaml" for d in config["datasets"]]
+    res = run_snakemake(wd, "--cores", "1", "--configfile=config/test.yaml", *targets)
+    assert res.returncode == 0, res.stderr[-3000:]
+    use, _ = fake
+    use("ok")
+    sides = {}
+    for name in config["datasets"]:
+        settings = yaml.safe_load((wd / f"results/config/dft-{name}.yaml").read_text())
+        cluster = build(name, config)[-1]  # growth_unstable: its largest scaling, s = 1.3
+        (r,) = compute([cluster], {**settings, "keep_scratch": True}, cache_dir=tmp_path / "c")
+        extent = np.ptp(cluster.get_positions(), axis=0).max() / cluster.info["scale"]
+        sides[name] = (settings["max_scale"], _cell_side(tmp_path / "c", r), extent)
+    assert sides["growth_stable"][0] == 1.0 and sides["growth_unstable"][0] == pytest.approx(1.3)
+    for max_scale, side, extent in sides.values():
+        assert side == math.ceil(2 * (max_scale * extent + 6.0)) / 2

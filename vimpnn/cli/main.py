@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("predict", "energies and per-atom contributions of a trained run for structures (extxyz, HDF5, db)"),
     "dft": ("dft", "DFT energies (CP2K or EMT) of a structures file as JSON lines, cached and resumable"),
     "dft-refs": ("dft_refs", "isolated-atom reference energies with the same DFT settings (JSON)"),
-    "validate-dft": ("validate_dft", "fcc lattice scan + Birch-Murnaghan fit, or cutoff / k-grid convergence"),
+    "validate-dft": ("validate_dft", "fcc Al/Cu lattice, cutoff, k-grid checks, or atomization energies vs PBE"),
     "pack": ("pack", "join structures and DFT results into one HDF5 dataset with bonds, splits, provenance"),
     "info": ("info", "print what an HDF5 dataset file holds"),
     "export": ("export", "a dataset file as extxyz, an ASE/schnetpack database, or MACE training files"),

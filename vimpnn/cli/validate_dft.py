@@ -1,9 +1,10 @@
-"""`vimpnn validate-dft`: physics checks of the DFT settings on fcc Al / Cu (one-atom primitive cells).
+"""`vimpnn validate-dft`: physics checks of the DFT settings against published PBE numbers.
 
-`--scan lattice` (default): energies over lattice constants around the reference value, Birch-Murnaghan fit
-(ASE EquationOfState), a0 in Å and B in GPa, curve as PNG.
-`--scan cutoff` / `--scan kgrid`: energy per atom vs CUTOFF (Ry) or vs an n x n x n k-grid at the reference
-lattice constant, as differences from the last (most converged) value in meV/atom.
+`--element Al|Cu`, fcc one-atom primitive cells: `--scan lattice` (default) fits Birch-Murnaghan (ASE
+EquationOfState) to energies over lattice constants, a0 in Å and B in GPa, curve as PNG; `--scan cutoff` /
+`--scan kgrid`: energy per atom vs CUTOFF (Ry) or an n x n x n k-grid, as differences from the last value.
+`--atomization`: D_e of small molecules (ASE's G2 geometries) from the molecule and its free atoms at the
+molecule level, against PBE's own paper.
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ import json
 
 import numpy as np
 
+# Atomization energies D_e (no zero-point energy) in kcal/mol with PBE near the basis-set limit: Perdew, Burke,
+# Ernzerhof, Phys. Rev. Lett. 77, 3865 (1996), Table I.
+PBE_ATOMIZATION_KCAL = {"CH4": 419.8, "NH3": 301.7, "H2O": 234.2, "C2H2": 414.9}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--element", required=True, choices=("Al", "Cu"))
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--element", choices=("Al", "Cu"), help="fcc lattice / cutoff / k-grid checks")
+    which.add_argument("--atomization", action="store_true",
+                       help="atomization energies of small molecules against published PBE values")
+    parser.add_argument("--molecules", default=",".join(PBE_ATOMIZATION_KCAL),
+                        help=f"--atomization: comma-separated, from {', '.join(PBE_ATOMIZATION_KCAL)}")
     parser.add_argument("--scan", choices=("lattice", "cutoff", "kgrid"), default="lattice")
     parser.add_argument("--points", type=int, default=11, help="lattice scan: number of lattice constants")
     parser.add_argument("--range", type=float, nargs=2, default=(0.95, 1.05), metavar=("LO", "HI"),
@@ -93,11 +102,59 @@ def convergence_scan(args, settings: dict) -> dict:
     return {"element": args.element, "scan": args.scan, "values": values, "energies_eV": energies}
 
 
+def atomization(args, settings: dict) -> dict:
+    """D_e = sum of free-atom energies - molecule energy, both at the molecule level, vs PBE's Table I."""
+    from ase.build import molecule
+    from ase.units import kcal, mol
+
+    from vimpnn.dft import compute, reference_energies
+    from vimpnn.dft.settings import for_template, resolve
+    from vimpnn.errors import InputFormatError
+
+    names = [n.strip() for n in args.molecules.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PBE_ATOMIZATION_KCAL]
+    if unknown or not names:
+        raise InputFormatError(f"validate-dft --molecules {args.molecules!r}: choose from "
+                               f"{', '.join(PBE_ATOMIZATION_KCAL)}")
+    molecules = []
+    for name in names:
+        atoms = molecule(name)
+        atoms.info.update(system_id=f"validate-{name}", scale=1.0)
+        molecules.append(atoms)
+    elements = sorted({e for m in molecules for e in m.get_chemical_symbols()})
+    kwargs = {"backend": args.backend, "cache_dir": args.cache}
+    refs = reference_energies(elements, settings, "molecule", **kwargs)
+    e_atoms = dict(zip(elements, _energy(list(refs.values()))))
+    mols = compute(molecules, settings, template="molecule", **kwargs)
+    files = {k: for_template(resolve(settings), "molecule")[k] for k in ("basis_file", "potential_file")}
+    level = {**mols[0].settings, **files}
+    print(f"atomization energies D_e (kcal/mol), {mols[0].code_version}: {level.get('functional')}, "
+          f"{level.get('basis_set')} ({files['basis_file']}) / {level.get('potential')} ({files['potential_file']}), "
+          f"cutoff {level.get('cutoff')} / {level.get('rel_cutoff')} Ry, vacuum {level.get('vacuum')} Å, "
+          f"max_scale {level.get('max_scale')}, eps_scf {level.get('eps_scf')} (atoms 10x); "
+          "free atoms UKS, ground-state multiplicity, integer occupations (OT)")
+    print(f"  {'molecule':8s} {'D_e':>8s} {'PBE':>8s} {'diff':>7s}")
+    rows = []
+    for name, atoms, energy in zip(names, molecules, _energy(mols)):
+        de = (sum(e_atoms[e] for e in atoms.get_chemical_symbols()) - energy) / (kcal / mol)
+        pbe = PBE_ATOMIZATION_KCAL[name]
+        rows.append({"molecule": name, "De_kcal_mol": de, "pbe_kcal_mol": pbe, "diff_kcal_mol": de - pbe,
+                     "energy_eV": energy})
+        print(f"  {name:8s} {de:8.1f} {pbe:8.1f} {de - pbe:+7.1f}")
+    return {"atomization": rows, "atom_energies_eV": e_atoms, "settings": level,
+            "reference": "Perdew, Burke, Ernzerhof, PRL 77, 3865 (1996), Table I"}
+
+
 def run(args: argparse.Namespace) -> int:
     from vimpnn.dft import load_settings
 
     settings = load_settings(args.settings)
-    doc = lattice_scan(args, settings) if args.scan == "lattice" else convergence_scan(args, settings)
+    if args.atomization:
+        doc = atomization(args, settings)
+    elif args.scan == "lattice":
+        doc = lattice_scan(args, settings)
+    else:
+        doc = convergence_scan(args, settings)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(doc, fh, indent=1)
