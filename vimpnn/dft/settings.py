@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "keep_scratch": False,
     "data_dir": None,                  # CP2K data directory; None: $CP2K_DATA_DIR or /usr/share/cp2k
     "functional": "PBE",
-    "basis_set": "DZVP-MOLOPT-SR-GTH",  # metals; molecules: see TEMPLATE_DEFAULTS
+    "basis_set": "DZVP-MOLOPT-SR-GTH",  # metals; molecules (and their files): see TEMPLATE_DEFAULTS
     "potential": "GTH-PBE",
     "basis_file": "BASIS_MOLOPT",
     "potential_file": "GTH_POTENTIALS",
@@ -50,10 +50,13 @@ DEFAULTS: dict[str, Any] = {
     "xtb_temperature": 300.0,          # K, Fermi smearing of the occupations
 }
 
-# Molecules and free H/C/N/O atoms use the non-SR MOLOPT basis: DZVP-MOLOPT-SR-GTH puts the free H atom 0.95 eV
-# too high (-0.4640 Ha vs -0.4989 Ha; PBE limit -0.5000 Ha), which would spoil atomization energies.
+# Molecules and their free atoms: the 2021 MOLOPT sets re-optimised with their own GTH-PBE potentials (CP2K's
+# BASIS_MOLOPT_UZH / POTENTIAL_UZH; KINDs get the `-q<N>` names those files use). The 2007 DZVP-MOLOPT-GTH puts
+# the free C atom 1.35 eV above it (GPW, 400 Ry) and overbinds every CH bond network by ~30 kcal/mol per C;
+# DZVP-MOLOPT-SR-GTH puts the free H atom 0.95 eV too high. Same size (2s2p1d), same cost (docs/dft-validation.md).
 TEMPLATE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "molecule": {"basis_set": "DZVP-MOLOPT-GTH"},
+    "molecule": {"basis_set": "DZVP-MOLOPT-PBE-GTH", "basis_file": "BASIS_MOLOPT_UZH",
+                 "potential_file": "POTENTIAL_UZH"},
     "metal_cluster": {"max_scf": 100},
     "bulk_metal": {"max_scf": 100},
 }
