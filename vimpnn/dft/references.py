@@ -35,8 +35,8 @@ def level_of(structures: Sequence, where: str) -> str:
     return levels[0]
 
 
-# A free C or O atom's OT SCF reaches an orbital-gradient floor of ~3e-6 (the rotation among its degenerate p
-# orbitals is nearly flat) and spent 171 (C, DZVP-MOLOPT-GTH) to 500+ (C, DZVP-MOLOPT-PBE-GTH) steps against
+# A free C atom's OT SCF reaches an orbital-gradient floor of ~3e-6 (the rotation among its degenerate p
+# orbitals is nearly flat): 171 steps (C, DZVP-MOLOPT-GTH) or 181 unconverged (C, DZVP-MOLOPT-PBE-GTH) against
 # EPS_SCF 1e-6; at 1e-5 it stops after ~20 steps, 6e-9 Ha (2e-7 eV) from the plateau (docs/dft-validation.md).
 ATOM_EPS_SCF_FACTOR = 10.0
 
