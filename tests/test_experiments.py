@@ -10,6 +10,7 @@ from vimpnn.experiments import (
     RunSpec,
     design,
     design_specs,
+    figure_specs,
     run_from_path,
     table_rows,
     train_arguments,
@@ -72,8 +73,28 @@ def test_demo_subset_selects_few_runs():
     assert train_arguments(runs[0], demo)[-2:] == ["--epochs", "2"]
 
 
+def test_learning_curve_runs_and_per_dataset_epochs():
+    exp = Experiments.from_config({"experiments": {
+        "seeds": [0, 1], "datasets": ["augqm9", "infcrystal"], "tables": ["table2"], "figures": ["learning_curve"],
+        "epochs": {"augqm9": 40, "infcrystal": 300}, "learning_curve": {"n_groups": [300, 100]}}})
+    specs = figure_specs("learning_curve", exp)
+    assert [s.max_train_groups for s in specs] == [100, 100, 300, 300, None, None]
+    assert {s.model for s in specs} == {"mpnn", "vimpnn"}
+    tags = {s.tag for s in design_specs(exp)}
+    assert "vimpnn-a.ii-atoms+orbitals+scaling-T3-first100" in tags and "mpnn-T3-first300" in tags
+    assert len(design(exp)) == 2 * (4 + 4)  # learning curve (2 sizes x 2 models) + Table 2 on 2 datasets
+    by_tag = {(r.spec.dataset, r.spec.tag, r.seed): r for r in design(exp)}
+    run = by_tag[("augqm9", "mpnn-T3-first100", 1)]
+    assert run_from_path(f"runs/{run.path}") == run
+    assert train_arguments(run, exp)[-4:] == ["--epochs", "40", "--max-train-groups", "100"]
+    assert train_arguments(by_tag[("infcrystal", "mpnn-T3", 0)], exp)[-2:] == ["--epochs", "300"]
+    assert RunSpec.from_tag("augqm9", "mpnn-T3-first100").label == "MPNN, trained on 100 molecules"
+    no_curve = Experiments.from_config({"experiments": {"figures": ["learning_curve"], "tables": []}})
+    assert figure_specs("learning_curve", no_curve) == []
+
+
 @pytest.mark.parametrize(
-    "section", [{"tables": ["table9"]}, {"datasets": ["qm7"]}, {"seeds": []}, {"sedes": [0]}, {"published": "x"}]
+    "section", [{"epochs": {"augqm9": 3}}, {"tables": ["table9"]}, {"datasets": ["qm7"]}, {"seeds": []}, {"sedes": [0]}, {"published": "x"}]
 )
 def test_bad_config_is_a_user_error(section):
     with pytest.raises(InputFormatError, match="experiments"):

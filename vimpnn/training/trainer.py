@@ -49,7 +49,8 @@ class DivergedError(VimpnnError, RuntimeError):
 
 
 def select_splits(arrays: SystemArrays, config: TrainConfig, source: str) -> dict[str, np.ndarray]:
-    """train/val/test indices after the size filters (max_atoms: all splits, max_train_atoms: train)."""
+    """train/val/test indices after the size filters (max_atoms: all splits, max_train_atoms: train) and the
+    training-set limit (max_train_groups: train)."""
     n_atoms = arrays.n_atoms
     out = {}
     for name in ("train", "val", "test"):
@@ -58,11 +59,26 @@ def select_splits(arrays: SystemArrays, config: TrainConfig, source: str) -> dic
             idx = idx[n_atoms[idx] <= config.max_atoms]
         if name == "train" and config.max_train_atoms is not None:
             idx = idx[n_atoms[idx] <= config.max_train_atoms]
+        if name == "train" and config.max_train_groups is not None:
+            idx = first_groups(arrays.group, idx, config.max_train_groups, source)
         out[name] = idx
     for name in ("train", "val"):
         if len(out[name]) == 0:
             raise SplitError(f"{source}: split {name!r} is empty (after max_atoms/max_train_atoms filters)")
     return out
+
+
+def first_groups(group: np.ndarray, index: np.ndarray, n: int, source: str) -> np.ndarray:
+    """The systems of `index` that belong to its first `n` groups in order of appearance.
+
+    Groups are whole molecules (all scalings) or growths, so a smaller training set never holds part of a
+    curve, and the sets of a learning curve are nested: the first 100 molecules are among the first 300."""
+    groups = group[index]
+    _, first = np.unique(groups, return_index=True)
+    ordered = groups[np.sort(first)]
+    if n > len(ordered):
+        raise SplitError(f"{source}: max_train_groups {n} exceeds the {len(ordered)} groups of the training split")
+    return index[np.isin(groups, ordered[:n])]
 
 
 def resolve_device(name: str) -> torch.device:
