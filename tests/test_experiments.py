@@ -106,3 +106,12 @@ def test_bad_run_names_are_user_errors():
         RunSpec.from_tag("augqm9", "vimpnn-a.ii-foo-T3")
     with pytest.raises(InputFormatError):
         RunSpec("augqm9", "mpnn", variant="a.ii")
+
+
+def test_max_train_groups_per_dataset_limits_every_run_on_it():
+    exp = Experiments.from_config({"experiments": {"seeds": [0], "datasets": ["augqm9", "infcrystal"],
+                                                   "tables": ["table2"], "figures": [],
+                                                   "max_train_groups": {"augqm9": 50}}})
+    tags = {(s.dataset, s.tag) for s in design_specs(exp)}
+    assert tags == {("augqm9", "mpnn-T3-first50"), ("augqm9", "vimpnn-a.ii-atoms+orbitals+scaling-T3-first50"),
+                    ("infcrystal", "mpnn-T3"), ("infcrystal", "vimpnn-a.ii-atoms+orbitals+scaling-T3")}

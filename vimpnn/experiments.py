@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "figures": list(FIGURES),
     "batch_size": {"augqm9": 20, "infcrystal": 20, "growth_stable": 5, "growth_unstable": 5},
     "max_atoms": {"growth_stable": 75, "growth_unstable": 75},  # paper Sec 5.2: 15-75 atoms
+    "max_train_groups": {},  # dataset -> train on its first n groups only (the demo's small AugQM9 training set)
     "fig6_max_train_atoms": 25,  # paper Sec 5.3
     "published": "paper",  # paper: show vimpnn.paper's numbers beside ours; none: ours only
     "curves": {},  # dataset -> list of `group` ids to plot in Fig 3/5; missing: chosen automatically
@@ -144,6 +145,7 @@ class Experiments:
     figures: list[str]
     batch_size: dict[str, int]
     max_atoms: dict[str, int]
+    max_train_groups: dict[str, int]
     fig6_max_train_atoms: int
     published: str
     curves: dict[str, list[int]]
@@ -157,7 +159,7 @@ class Experiments:
         if unknown:
             raise InputFormatError(f"experiments: unknown key(s) {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
         merged = {k: section.get(k, v) for k, v in DEFAULTS.items()}
-        for key in ("batch_size", "max_atoms", "resources", "learning_curve"):
+        for key in ("batch_size", "max_atoms", "max_train_groups", "resources", "learning_curve"):
             merged[key] = {**DEFAULTS[key], **(section.get(key) or {})}
         for key, allowed in (("datasets", DATASETS), ("tables", TABLES), ("figures", FIGURES)):
             bad = [x for x in merged[key] if x not in allowed]
@@ -180,7 +182,9 @@ class Experiments:
         return self.epochs.get(dataset) if isinstance(self.epochs, dict) else self.epochs
 
     def restricted(self, dataset: str, **kw: Any) -> RunSpec:
-        """A run on `dataset` with the dataset's size restriction (paper: growth systems of 15-75 atoms)."""
+        """A run on `dataset` with the dataset's size restriction (paper: growth systems of 15-75 atoms) and
+        training-set limit (`max_train_groups`, unless `kw` sets one)."""
+        kw.setdefault("max_train_groups", self.max_train_groups.get(dataset))
         return RunSpec(dataset=dataset, max_atoms=self.max_atoms.get(dataset), **kw)
 
 
@@ -201,7 +205,7 @@ def comparison_models(exp: Experiments, dataset: str, **kw: Any) -> list[RunSpec
 def learning_curve_specs(exp: Experiments) -> list[RunSpec]:
     """Every compared model at every learning-curve size and on the whole training split."""
     d, sizes = exp.learning_curve["dataset"], sorted(exp.learning_curve["n_groups"])
-    return [s for n in [*sizes, None] for s in comparison_models(exp, d, max_train_groups=n)]
+    return [s for n in sizes for s in comparison_models(exp, d, max_train_groups=n)] + comparison_models(exp, d)
 
 
 def table_rows(table: str, exp: Experiments) -> list[Row]:
