@@ -43,10 +43,16 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc
 
 
+def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the model's state_dict, whose tensors share the parameters' storage: a best checkpoint kept
+    in memory (and in last.pt) must not follow later optimiser steps."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def model_state(model: MessagePassingModel, name: str, hparams: dict[str, Any], cutoff: float,
                 molecule_graph: str) -> dict[str, Any]:
     return {"model_name": name, "hparams": hparams, "cutoff": cutoff, "molecule_graph": molecule_graph,
-            "state_dict": model.state_dict()}
+            "state_dict": weights(model)}
 
 
 def graph_dataset(arrays: SystemArrays, ckpt: dict[str, Any]) -> GraphDataset:
