@@ -21,6 +21,9 @@ from vimpnn.models import MessagePassingModel, build_model
 from vimpnn.outputs import atomic_output
 
 
+PEER_MODEL = "schnet"  # model_name of `vimpnn train-peer` checkpoints (vimpnn.peer)
+
+
 class CheckpointError(VimpnnError, ValueError):
     """A missing or unreadable checkpoint file."""
 
@@ -63,6 +66,9 @@ def graph_dataset(arrays: SystemArrays, ckpt: dict[str, Any]) -> GraphDataset:
 def load_model(path: str | os.PathLike) -> tuple[MessagePassingModel, dict[str, Any]]:
     """The model of a best.pt/last.pt checkpoint (eval mode, CPU) and the checkpoint dict."""
     ckpt = load(path)
+    if ckpt.get("model_name") == PEER_MODEL:
+        raise CheckpointError(f"{path}: a SchNet run of `vimpnn train-peer`; `vimpnn evaluate` reads it, "
+                              "prediction and the ASE calculator serve MPNN/VIMPNN runs only")
     for key in ("model_name", "hparams", "state_dict", "cutoff"):
         if key not in ckpt:
             raise CheckpointError(f"{path}: field {key!r} missing; not a vimpnn checkpoint")
