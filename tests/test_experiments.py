@@ -13,6 +13,7 @@ from vimpnn.experiments import (
     run_from_path,
     table_rows,
     train_arguments,
+    train_command,
 )
 
 FULL = Experiments.from_config({"experiments": {"seeds": [0, 1]}})
@@ -72,8 +73,24 @@ def test_demo_subset_selects_few_runs():
     assert train_arguments(runs[0], demo)[-2:] == ["--epochs", "2"]
 
 
+def test_peer_rows_only_when_enabled():
+    peer = Experiments.from_config({"experiments": {"seeds": [0], "peer": True}})
+    assert len(table_rows("table2", FULL)) == 8 and len(table_rows("table2", peer)) == 12
+    t2 = {r.paper_key: r for r in table_rows("table2", peer)}
+    row = t2[("SchNet", "growth_stable")]
+    assert row.spec == RunSpec("growth_stable", "schnet", max_atoms=75) and row.spec.tag == "schnet-le75"
+    assert row.spec.label == "SchNet (schnetpack)"
+    (run,) = [r for r in design(peer) if r.spec == row.spec]
+    assert run_from_path(run.path) == run and train_command(run.spec) == "train-peer"
+    assert train_arguments(run, peer) == ["--seed", "0", "--batch-size", "5", "--max-atoms", "75"]
+    assert train_command(t2[("MPNN", "augqm9")].spec) == "train"
+    with pytest.raises(InputFormatError, match="no auxiliary heads"):
+        RunSpec("augqm9", "schnet", aux=("scaling_gaussian",))
+
+
 @pytest.mark.parametrize(
-    "section", [{"tables": ["table9"]}, {"datasets": ["qm7"]}, {"seeds": []}, {"sedes": [0]}, {"published": "x"}]
+    "section", [{"tables": ["table9"]}, {"datasets": ["qm7"]}, {"seeds": []}, {"sedes": [0]}, {"published": "x"},
+     {"peer": "yes"}]
 )
 def test_bad_config_is_a_user_error(section):
     with pytest.raises(InputFormatError, match="experiments"):
