@@ -3,7 +3,7 @@
 The network, its neighbour list (matscipy, periodic images included) and its batching are schnetpack's own;
 only the loop is ours, so the run directory has the files our trainer writes (config.yaml, last.pt, best.pt,
 log.csv, train.json) and `vimpnn evaluate` predicts with it. Hyper-parameters are those of schnetpack's
-`spktrain experiment=qm9_atomwise` recipe (docs/models.md, "Peer model"); what differs and why:
+`spktrain experiment=qm9_atomwise model/representation=schnet` (docs/models.md, "Peer model"); what differs:
 - energy baseline: our per-element energies fitted on the training split (vimpnn.training.normalise), the
   same as our models', instead of RemoveOffsets/AddOffsets (which in schnetpack 2.1.1 cannot take atomrefs
   directly and keep them in float32, 1e-3 eV at 10^4 eV);

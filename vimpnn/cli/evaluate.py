@@ -27,7 +27,8 @@ PREDICTION_COLUMNS = ("index", "group", "source_id", "scale", "n_atoms", "formul
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="run directory of `vimpnn train` or `vimpnn train-peer` (reads best.pt)")
+    parser.add_argument("--run", required=True,
+                        help="run directory of `vimpnn train` or `vimpnn train-peer` (reads best.pt)")
     parser.add_argument("--data", required=True, help="dataset HDF5 file (docs/hdf5.md)")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"), help="split to evaluate")
     parser.add_argument("--out", required=True, help="output directory: metrics.json, metrics.csv, predictions.csv")
@@ -111,7 +112,8 @@ def predict_energies(best: Path, ckpt: dict, subset, batch_size: int):
         return peer.predict(ckpt, subset, batch_size, device), length
     model, ckpt = load_model(best)
     dataset = graph_dataset(subset, ckpt)
-    return predict(model.to(device), dataset, np.arange(len(subset)), batch_size, device), dataset.characteristic_length()
+    pred = predict(model.to(device), dataset, np.arange(len(subset)), batch_size, device)
+    return pred, dataset.characteristic_length()
 
 
 def check_elements(numbers, ckpt: dict, where: str, run: str) -> None:
