@@ -11,6 +11,8 @@ from vimpnn.cli.main import main
 from vimpnn.data.hdf5 import read_dataset, write_dataset
 from vimpnn.training.checkpoint import CheckpointError, load, load_model
 
+# schnetpack's matscipy neighbour list hands torch tensors to ase.Atoms, which numpy 2 warns about
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 SMALL = ["--epochs", "2", "--batch-size", "4", "--no-progress"]
 
 
