@@ -105,17 +105,17 @@ def test_resume_continues_exactly(arrays, tmp_path, monkeypatch, schedule):
     if schedule == "plateau":
         train(arrays, TrainConfig(epochs=2, **config), tmp_path / "resumed")
     else:
-        append = trainer._append_log
+        append = trainer.append_log
 
         def killed_at_epoch_3(path, row):
             if row[0] == 3:
                 raise KeyboardInterrupt
             append(path, row)
 
-        monkeypatch.setattr(trainer, "_append_log", killed_at_epoch_3)
+        monkeypatch.setattr(trainer, "append_log", killed_at_epoch_3)
         with pytest.raises(KeyboardInterrupt):
             train(arrays, TrainConfig(epochs=4, **config), tmp_path / "resumed")
-        monkeypatch.setattr(trainer, "_append_log", append)
+        monkeypatch.setattr(trainer, "append_log", append)
     summary = train(arrays, TrainConfig(epochs=4, **config), tmp_path / "resumed")
     straight, resumed = read_log(tmp_path / "straight"), read_log(tmp_path / "resumed")
     assert [r["epoch"] for r in resumed] == ["1", "2", "3", "4"]

@@ -16,7 +16,8 @@ from typing import Any
 from vimpnn.errors import InputFormatError
 
 DATASETS = ("augqm9", "infcrystal", "growth_stable", "growth_unstable")
-MODELS = ("mpnn", "mpnn_nobt", "vimpnn")
+MODELS = ("mpnn", "mpnn_nobt", "vimpnn", "schnet")
+PEER_MODELS = ("schnet",)  # trained by `vimpnn train-peer` (schnetpack's SchNet), not by `vimpnn train`
 VARIANTS = ("a.i", "a.ii", "b.i", "b.ii", "c")
 # auxiliary head (trainer name) -> short code used in run directory names
 AUX_CODES = {"n_atoms_per_type": "atoms", "n_orbitals_per_type": "orbitals", "scaling_gaussian": "scaling"}
@@ -38,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "max_train_groups": {},  # dataset -> train on its first n groups only (the demo's small AugQM9 training set)
     "fig6_max_train_atoms": 25,  # paper Sec 5.3
     "published": "paper",  # paper: show vimpnn.paper's numbers beside ours; none: ours only
+    "peer": False,  # add a SchNet (schnetpack) row per dataset to Table 2
     "curves": {},  # dataset -> list of `group` ids to plot in Fig 3/5; missing: chosen automatically
     # test error vs training-set size: MPNN and VIMPNN trained on the first n groups (molecules) of the training split
     "learning_curve": {"dataset": "augqm9", "n_groups": []},
@@ -67,6 +69,8 @@ class RunSpec:
             raise InputFormatError(f"model {self.model!r} with variant {self.variant!r}: only vimpnn has variants")
         if self.variant is not None and self.variant not in VARIANTS:
             raise InputFormatError(f"unknown variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
+        if self.model in PEER_MODELS and (self.aux or self.T != 3):
+            raise InputFormatError(f"model {self.model!r} has no auxiliary heads and no T (schnetpack's recipe)")
         unknown = set(self.aux) - set(ALL_AUX)
         if unknown:
             raise InputFormatError(f"unknown auxiliary head(s) {sorted(unknown)}; choose from {', '.join(ALL_AUX)}")
@@ -78,7 +82,8 @@ class RunSpec:
         parts = [self.model] + ([self.variant] if self.variant else [])
         if self.aux:
             parts.append("+".join(AUX_CODES[a] for a in self.aux))
-        parts.append(f"T{self.T}")
+        if self.model not in PEER_MODELS:
+            parts.append(f"T{self.T}")
         if self.max_atoms is not None:
             parts.append(f"le{self.max_atoms}")
         if self.max_train_atoms is not None:
@@ -113,7 +118,7 @@ class RunSpec:
     @property
     def label(self) -> str:
         """Short human name for legends and table rows."""
-        names = {"mpnn": "MPNN", "mpnn_nobt": "MPNN (no BT)"}
+        names = {"mpnn": "MPNN", "mpnn_nobt": "MPNN (no BT)", "schnet": "SchNet (schnetpack)"}
         text = names.get(self.model) or f"VIMPNN {self.variant}"
         if self.aux:
             text += " + " + ", ".join(AUX_CODES[a] for a in self.aux)
@@ -148,6 +153,7 @@ class Experiments:
     max_train_groups: dict[str, int]
     fig6_max_train_atoms: int
     published: str
+    peer: bool
     curves: dict[str, list[int]]
     learning_curve: dict[str, Any]
     resources: dict[str, int] = field(default_factory=dict)
@@ -167,6 +173,8 @@ class Experiments:
                 raise InputFormatError(f"experiments.{key}: unknown {bad}; choose from {', '.join(allowed)}")
         if merged["published"] not in ("paper", "none"):
             raise InputFormatError(f"experiments.published: {merged['published']!r} is not 'paper' or 'none'")
+        if not isinstance(merged["peer"], bool):
+            raise InputFormatError(f"experiments.peer: {merged['peer']!r} is not true or false")
         if not merged["seeds"]:
             raise InputFormatError("experiments.seeds: at least one seed is needed")
         if isinstance(merged["epochs"], dict):
@@ -198,8 +206,9 @@ def full_vimpnn(exp: Experiments, dataset: str, T: int = 3, **kw: Any) -> RunSpe
 
 
 def comparison_models(exp: Experiments, dataset: str, **kw: Any) -> list[RunSpec]:
-    """The models compared in Table 2, the parity plot and the learning curve: MPNN and VIMPNN."""
-    return [mpnn(exp, dataset, **kw), full_vimpnn(exp, dataset, **kw)]
+    """The models compared in the learning curve: MPNN and VIMPNN, and the peer when enabled."""
+    peer = [exp.restricted(dataset, model="schnet", **kw)] if exp.peer else []
+    return [mpnn(exp, dataset, **kw), full_vimpnn(exp, dataset, **kw)] + peer
 
 
 def learning_curve_specs(exp: Experiments) -> list[RunSpec]:
@@ -226,9 +235,10 @@ def table_rows(table: str, exp: Experiments) -> list[Row]:
         ]
         return rows
     if table == "table2":
+        peer = [Row(f"SchNet (schnetpack) on {d}", exp.restricted(d, model="schnet"), ("SchNet", d)) for d in DATASETS]
         return [Row(f"MPNN on {d}", mpnn(exp, d), ("MPNN", d)) for d in DATASETS] + [
             Row(f"VIMPNN on {d}", full_vimpnn(exp, d), ("VIMPNN", d)) for d in DATASETS
-        ]
+        ] + (peer if exp.peer else [])
     if table == "table3":
         return [Row(v, exp.restricted(q, model="vimpnn", variant=v), (v,)) for v in VARIANTS]
     if table == "table4":
@@ -313,14 +323,19 @@ def design(exp: Experiments) -> list[Run]:
     return [Run(s, seed) for s in design_specs(exp) for seed in exp.seeds]
 
 
+def train_command(spec: RunSpec) -> str:
+    """The subcommand that trains a run: `train` for our models, `train-peer` for the peer."""
+    return "train-peer" if spec.model in PEER_MODELS else "train"
+
+
 def train_arguments(run: Run, exp: Experiments) -> list[str]:
-    """`vimpnn train` arguments for a run (without --data, --out and --config)."""
+    """`vimpnn train` (or `train-peer`) arguments for a run (without --data, --out and --config)."""
     s = run.spec
-    args = ["--model", s.model]
-    if s.variant:
-        args += ["--variant", s.variant]
-    args += ["--aux", ",".join(s.aux) if s.aux else "none", "--T", str(s.T), "--seed", str(run.seed)]
-    args += ["--batch-size", str(exp.batch_size[s.dataset])]
+    args = []
+    if s.model not in PEER_MODELS:
+        args += ["--model", s.model] + (["--variant", s.variant] if s.variant else [])
+        args += ["--aux", ",".join(s.aux) if s.aux else "none", "--T", str(s.T)]
+    args += ["--seed", str(run.seed), "--batch-size", str(exp.batch_size[s.dataset])]
     if exp.epochs_for(s.dataset) is not None:
         args += ["--epochs", str(exp.epochs_for(s.dataset))]
     if s.max_atoms is not None:

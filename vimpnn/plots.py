@@ -24,7 +24,7 @@ from vimpnn.experiments import Experiments, RunSpec, figure_datasets, figure_spe
 
 PREDICTION_COLUMNS = ("index", "group", "source_id", "scale", "n_atoms", "formula", "energy_ref", "energy_pred")
 COLORS = {"DFT": "black", "MPNN": "#1f3b73", "VIMPNN": "#5aa9e6", "VIMPNN (no atom-type head)": "#2ca02c",
-          "VIMPNN, trained on small systems": "#d62728"}
+          "VIMPNN, trained on small systems": "#d62728", "SchNet (schnetpack)": "#ff7f0e"}
 # every other run kind (ablations, variants), in a fixed order so a kind keeps its colour across figures
 OTHER_COLORS = ("#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
                 "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2")
@@ -33,6 +33,8 @@ SEED_STYLES = ("-", "--", ":", "-.")
 
 def model_color(spec: RunSpec) -> str:
     """The colour of a run kind in every figure: MPNN and VIMPNN (a.ii + all heads) fixed, the others by tag."""
+    if spec.model == "schnet":
+        return COLORS["SchNet (schnetpack)"]
     if spec.model == "mpnn" and not spec.aux and spec.T == 3:
         return COLORS["MPNN"]
     if spec.model == "vimpnn" and spec.variant == "a.ii" and len(spec.aux) == 3 and spec.T == 3:
