@@ -309,8 +309,19 @@ def test_ladder_version_follows_code_not_comments():
     assert handlers.ladder_version(source.replace('"alpha": 0.1', '"alpha": 0.05')) != handlers.LADDER_VERSION
 
 
+class LogLines(logging.Handler):
+    """Keeps the messages of the records it handles."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 @pytest.mark.parametrize("damage", ["empty object", "truncated", "no energy"])
-def test_invalid_cache_entry_is_reported_in_one_line_and_recomputed(damage, fake, tmp_path, caplog, monkeypatch):
+def test_invalid_cache_entry_is_reported_in_one_line_and_recomputed(damage, fake, tmp_path, caplog):
     use, log = fake
     use("ok")
     ch4, cache = [tagged(molecule("CH4"), "ch4")], tmp_path / "c"
@@ -321,11 +332,15 @@ def test_invalid_cache_entry_is_reported_in_one_line_and_recomputed(damage, fake
     record.pop("energy")
     damaged = {"empty object": "{}", "truncated": text[: len(text) // 2], "no energy": json.dumps(record)}
     path.write_text(damaged[damage])
-    monkeypatch.setattr(logging.getLogger("vimpnn"), "propagate", True)  # the CLI's setup_logging turns it off
     caplog.set_level(logging.INFO, logger="vimpnn")
-    (again,) = compute(ch4, {}, cache_dir=cache)
+    handler = LogLines()
+    logging.getLogger("vimpnn").addHandler(handler)  # every vimpnn line once, whatever handlers the CLI set up
+    try:
+        (again,) = compute(ch4, {}, cache_dir=cache)
+    finally:
+        logging.getLogger("vimpnn").removeHandler(handler)
+    lines = handler.lines
     assert again.status == "ok" and not again.cached and again.energy == good.energy and fake_cp2k.calls(log) == 2
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("vimpnn")]
     assert len(lines) == 1 and str(path) in lines[0] and "invalid cache entry" in lines[0]
     assert compute(ch4, {}, cache_dir=cache)[0].cached  # rewritten whole
 
