@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
+# the peer model's library, installed without its dependencies (pyproject.toml's `peer` extra has them)
+SCHNETPACK ?= schnetpack==2.1.1
 EXTRAS ?= dev,slurm
 CORES ?= 2
 BIN := $(VENV)/bin
@@ -24,6 +26,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)" $(TORCH_PIP_ARGS)
 	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
+	case ",$(EXTRAS)," in *,dev,*|*,peer,*) $(BIN)/pip install -q --no-deps "$(SCHNETPACK)";; esac
 	touch $@
 
 # CP2K from Debian's `cp2k` package (cp2k.psmp with its basis and potential files).

@@ -1,8 +1,11 @@
 """A fake `cp2k.psmp` for fast tests: put first on PATH, it writes CP2K-like output chosen by $FAKE_CP2K_MODE.
 
 Modes: ok | noenergy | unconverged | crash | retry_ok (converges once MAX_SCF >= 100) | sleep | kill_parent
-(kill -9 of the calling process on invocation $FAKE_CP2K_KILL_AT, else ok). Every invocation appends one line
-to $FAKE_CP2K_LOG, so tests can count CP2K runs. The ok energy is -0.5 Hartree per atom.
+(kill -9 of the calling process on invocation $FAKE_CP2K_KILL_AT, else ok). Every invocation appends its working
+directory to $FAKE_CP2K_LOG, so tests can count CP2K runs and see where they ran. The ok energy is -0.5 Hartree
+per atom. $FAKE_CP2K_SLEEP delays every run by that many seconds (default 30 in sleep mode, else 0), and a run
+fails ("ABORT") when its working directory disappears meanwhile, as CP2K does. `--version` prints
+$FAKE_CP2K_VERSION (default "CP2K version 2023.1 (fake)") and a compiled-in data directory /usr/share/cp2k.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from pathlib import Path
 SCRIPT = r'''#!{python}
 import os, re, signal, sys, time
 args = sys.argv[1:]
+version = os.environ.get("FAKE_CP2K_VERSION", "CP2K version 2023.1 (fake)")
+if args == ["--version"]:
+    print(" %s\n Source code revision fake\n compiler options:\n   -D __DATA_DIR=\"/usr/share/cp2k\" -O2" % version)
+    sys.exit(0)
 inp = open(args[args.index("-i") + 1]).read()
 out = args[args.index("-o") + 1]
 mode = os.environ.get("FAKE_CP2K_MODE", "ok")
@@ -24,7 +31,7 @@ with open(log, "a") as fh:
 n_calls = sum(1 for _ in open(log))
 natoms = len(inp.split("&COORD")[1].split("&END COORD")[0].strip().splitlines())
 max_scf = int(re.search(r"^\s+MAX_SCF\s+(\d+)", inp, re.M).group(1))
-head = " CP2K| version string:                                       CP2K version 2023.1 (fake)\n"
+head = " CP2K| version string:                                       %s\n" % version
 ok = (head + "  *** SCF run converged in     7 steps ***\n"
       " ENERGY| Total FORCE_EVAL ( QS ) energy [a.u.]:   %.12f\n  PROGRAM ENDED AT  now\n" % (-0.5 * natoms))
 bad = head + "\n".join("    %d OT DIIS  0.8E-01  1.0  0.1  -1.0  -1.0E-01" % (i + 1) for i in range(max_scf))
@@ -33,8 +40,14 @@ if mode == "kill_parent" and n_calls == int(os.environ["FAKE_CP2K_KILL_AT"]):
     os.kill(os.getppid(), signal.SIGKILL)
     time.sleep(5)
     sys.exit(137)
-if mode == "sleep":
-    time.sleep(30)
+cwd, inode = os.getcwd(), os.stat(".").st_ino
+time.sleep(float(os.environ.get("FAKE_CP2K_SLEEP", 30 if mode == "sleep" else 0)))
+try:
+    moved = os.stat(cwd).st_ino != inode
+except FileNotFoundError:
+    moved = True
+if moved:  # the working directory was removed (and maybe made again) under this run
+    sys.exit(1)
 if mode == "noenergy":
     open(out, "w").write(head + "  PROGRAM ENDED AT  now\n"); sys.exit(0)
 if mode == "unconverged" or (mode == "retry_ok" and max_scf < 100):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +22,7 @@ from ase.units import Hartree, kcal, mol
 
 from tests import fake_cp2k
 from tests.conftest import ROOT
-from vimpnn.dft import compute, templates
+from vimpnn.dft import compute, handlers, templates
 from vimpnn.dft.parsing import parse_output
 from vimpnn.dft.settings import for_template, resolve
 from vimpnn.errors import DFTSetupError, InputFormatError
@@ -187,7 +190,7 @@ def test_ok_run_energy_units_and_record(fake, tmp_path):
     assert r.settings["template"] == "molecule" and r.settings["cutoff"] == 400
     assert len(r.settings["template_hash"]) == 64
     assert [a["step"] for a in r.attempts] == ["initial"]
-    assert not (tmp_path / "cache" / "scratch" / r.input_hash).exists()  # scratch removed after the run
+    assert not any((tmp_path / "cache" / "scratch").iterdir())  # scratch removed after the run
 
 
 @pytest.mark.parametrize("mode, reason", [
@@ -246,6 +249,160 @@ def test_kill_9_mid_batch_then_rerun_computes_only_the_rest(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert [r["system_id"] for r in records] == [m.info["system_id"] for m in mols]
     assert all(r["status"] == "ok" for r in records) and "2 from cache" in second.stdout
+    assert "another process" not in second.stderr  # the killed process's claim on the third was taken over
+
+
+# --- cache: key, stale failures, invalid entries, claims, scratch --------------------------------------------
+
+def test_cache_key_follows_cp2k_version_and_basis_file_content(fake, tmp_path, monkeypatch):
+    use, log = fake
+    use("ok")
+    installed = templates.basis.data_dir(resolve({}))
+    data = tmp_path / "data"
+    data.mkdir()
+    molecule_level = for_template(resolve({}), "molecule")
+    basis_file = molecule_level["basis_file"]
+    for name in (basis_file, molecule_level["potential_file"]):
+        shutil.copy(installed / name, data / name)
+    ch4, settings = [tagged(molecule("CH4"), "ch4")], {"data_dir": str(data)}
+    (first,) = compute(ch4, settings, cache_dir=tmp_path / "c")
+    (again,) = compute(ch4, settings, cache_dir=tmp_path / "c")
+    assert again.cached and fake_cp2k.calls(log) == 1
+    # another CP2K (the version is asked once per binary and process: a second fake binary)
+    for k, v in fake_cp2k.environment(tmp_path / "bin2", "ok", log, FAKE_CP2K_VERSION="CP2K version 2024.1").items():
+        monkeypatch.setenv(k, v)
+    (upgraded,) = compute(ch4, settings, cache_dir=tmp_path / "c")
+    assert not upgraded.cached and fake_cp2k.calls(log) == 2 and upgraded.code_version == "CP2K version 2024.1"
+    with open(data / basis_file, "a") as fh:
+        fh.write("# an edited basis file\n")
+    (edited,) = compute(ch4, settings, cache_dir=tmp_path / "c")
+    assert not edited.cached and fake_cp2k.calls(log) == 3
+    assert compute(ch4, settings, cache_dir=tmp_path / "c")[0].cached and fake_cp2k.calls(log) == 3
+    assert first.input_hash == upgraded.input_hash == edited.input_hash  # the same input, not the same result
+
+
+def test_cached_failure_reruns_after_larger_max_retries_or_ladder_change(fake, tmp_path, monkeypatch):
+    use, log = fake
+    use("retry_ok")  # converges once MAX_SCF >= 100: the first rung (more_scf_steps) fixes it
+    ch4, cache = [tagged(molecule("CH4"), "ch4")], tmp_path / "c"
+    (r,) = compute(ch4, {"max_retries": 0}, cache_dir=cache)
+    assert r.status == "failed" and r.settings["max_retries"] == 0 and fake_cp2k.calls(log) == 1
+    assert compute(ch4, {"max_retries": 0}, cache_dir=cache)[0].cached and fake_cp2k.calls(log) == 1
+    (r,) = compute(ch4, {"max_retries": 1}, cache_dir=cache)
+    assert r.status == "ok" and not r.cached and fake_cp2k.calls(log) == 3
+    (r,) = compute(ch4, {"max_retries": 3}, cache_dir=cache)
+    assert r.status == "ok" and r.cached and fake_cp2k.calls(log) == 3  # a success is not rerun
+    use("unconverged")
+    h2o = [tagged(molecule("H2O"), "h2o")]
+    (r,) = compute(h2o, {}, cache_dir=cache)
+    assert r.status == "failed" and r.settings["ladder"] == handlers.LADDER_VERSION and fake_cp2k.calls(log) == 7
+    assert compute(h2o, {"max_retries": 2}, cache_dir=cache)[0].cached  # fewer retries would fail the same way
+    monkeypatch.setattr(handlers, "LADDER_VERSION", "another-ladder")
+    (r,) = compute(h2o, {}, cache_dir=cache)
+    assert not r.cached and r.settings["ladder"] == "another-ladder" and fake_cp2k.calls(log) == 11
+    assert compute(h2o, {}, cache_dir=cache)[0].cached and compute(ch4, {}, cache_dir=cache)[0].cached
+    assert fake_cp2k.calls(log) == 11
+
+
+def test_version_and_compiled_data_dir_from_cp2k_version_output():
+    from vimpnn.dft.binary import parse_version
+
+    text = (" CP2K version 2023.1\n Source code revision git:b888bd8\n cp2kflags: omp libint fftw3\n"
+            " compiler options:\n   -cpp -D __COMPILE_REVISION=\"git:b888bd8\" -D __DATA_DIR=\"/opt/cp2k-2023.1/sha\n"
+            "   re/data\" -D __SHORT_FILE__=\"start/cp2k.F\" -O2\n")
+    build = parse_version(text, "cp2k.psmp")
+    assert build.version == "CP2K version 2023.1 (git:b888bd8)" and build.data_dir == "/opt/cp2k-2023.1/share/data"
+    with pytest.raises(DFTSetupError, match="no 'CP2K version' line"):
+        parse_version("usage: something else\n", "cp2k.psmp")
+
+
+def test_ladder_version_follows_code_not_comments():
+    source = Path(handlers.__file__).read_text()
+    assert handlers.ladder_version(source) == handlers.LADDER_VERSION
+    reworded = source.replace("double MAX_SCF", "multiply MAX_SCF by two").replace("# K -> Hartree", "")
+    assert reworded != source and handlers.ladder_version(reworded) == handlers.LADDER_VERSION
+    assert handlers.ladder_version(source.replace('"alpha": 0.1', '"alpha": 0.05')) != handlers.LADDER_VERSION
+
+
+class LogLines(logging.Handler):
+    """Keeps the messages of the records it handles."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.mark.parametrize("damage", ["empty object", "truncated", "no energy"])
+def test_invalid_cache_entry_is_reported_in_one_line_and_recomputed(damage, fake, tmp_path, caplog):
+    use, log = fake
+    use("ok")
+    ch4, cache = [tagged(molecule("CH4"), "ch4")], tmp_path / "c"
+    (good,) = compute(ch4, {}, cache_dir=cache)
+    (path,) = cache.glob("*/*.json")
+    text = path.read_text()
+    record = json.loads(text)
+    record.pop("energy")
+    damaged = {"empty object": "{}", "truncated": text[: len(text) // 2], "no energy": json.dumps(record)}
+    path.write_text(damaged[damage])
+    caplog.set_level(logging.INFO, logger="vimpnn")
+    handler = LogLines()
+    logging.getLogger("vimpnn").addHandler(handler)  # every vimpnn line once, whatever handlers the CLI set up
+    try:
+        (again,) = compute(ch4, {}, cache_dir=cache)
+    finally:
+        logging.getLogger("vimpnn").removeHandler(handler)
+    lines = handler.lines
+    assert again.status == "ok" and not again.cached and again.energy == good.energy and fake_cp2k.calls(log) == 2
+    assert len(lines) == 1 and str(path) in lines[0] and "invalid cache entry" in lines[0]
+    assert compute(ch4, {}, cache_dir=cache)[0].cached  # rewritten whole
+
+
+def _compute_in_child(structures: list, settings: dict, cache: Path, queue) -> None:
+    queue.put([r.to_dict() | {"cached": r.cached} for r in compute(structures, settings, cache_dir=cache)])
+
+
+def _two_processes(structures: list, settings: dict, cache: Path) -> tuple[list[list[dict]], list[int]]:
+    """`compute` in two processes started together on one cache (forked: no start-up time, so they overlap)."""
+    templates.render(tagged(molecule("H2"), "h2"), resolve({}))  # CP2K's input schema, parsed before the fork
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_compute_in_child, args=(structures, settings, cache, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    out = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    return out, [p.pid for p in procs]
+
+
+def test_two_processes_on_one_cache_run_each_input_once(fake, tmp_path):
+    use, log = fake
+    use("ok", FAKE_CP2K_SLEEP="1.5")
+    mols = [tagged(Atoms("H" * n, positions=[[0, 0, 0.8 * k] for k in range(n)]), f"h{n}") for n in (2, 3, 4, 5)]
+    out, pids = _two_processes(mols, {}, tmp_path / "c")
+    assert fake_cp2k.calls(log) == 4  # one CP2K run per input, not one per process
+    for records in out:
+        assert [r["status"] for r in records] == ["ok"] * 4
+        assert all(a["status"] == "ok" for r in records for a in r["attempts"])  # no attempt aborted
+        assert [r["energy"] for r in records] == pytest.approx([-0.5 * n * Hartree for n in (2, 3, 4, 5)])
+    assert sum(not r["cached"] for records in out for r in records) == 4  # the rest came from the other's cache
+    assert not any((tmp_path / "c").glob("*/*.lock"))
+
+
+def test_scratch_is_per_process_and_removed_by_its_owner(fake, tmp_path):
+    use, log = fake
+    use("sleep")  # a wall-time failure is not cached: both processes run the same input, one after the other
+    out, pids = _two_processes([tagged(molecule("H2"), "h2")], {"walltime_s": 1}, tmp_path / "c")
+    for (r,) in out:  # each a wall-time failure of its one attempt: nothing removed its directory under it
+        assert "wall-time" in r["reason"] and len(r["attempts"]) == 1
+    cwds = [Path(line) for line in log.read_text().splitlines()]
+    assert len(cwds) == 2 and cwds[0] != cwds[1]
+    assert {int(c.parent.name.split("-")[1]) for c in cwds} == set(pids)  # scratch/<key>-<pid>-<random>/attempt-0
+    assert not any((tmp_path / "c" / "scratch").iterdir())
 
 
 # --- EMT backend and CLI -------------------------------------------------------------------------------------
@@ -334,8 +491,9 @@ CLUSTER_LEVEL = {"templates": {"metal_cluster": {"cutoff": 250, "rel_cutoff": 40
 
 
 def _cell_side(cache: Path, result) -> float:
-    """The cubic box side of a kept CP2K input (keep_scratch)."""
-    text = (cache / "scratch" / result.input_hash / "attempt-0" / "vimpnn.inp").read_text()
+    """The cubic box side of the kept CP2K input (keep_scratch) that produced `result`."""
+    (text,) = {t for t in (p.read_text() for p in (cache / "scratch").glob("*/attempt-0/vimpnn.inp"))
+               if templates.sha256(t) == result.input_hash}
     return float(text.split("&CELL")[1].split()[1])
 
 

@@ -10,9 +10,11 @@ from vimpnn.experiments import (
     RunSpec,
     design,
     design_specs,
+    figure_specs,
     run_from_path,
     table_rows,
     train_arguments,
+    train_command,
 )
 
 FULL = Experiments.from_config({"experiments": {"seeds": [0, 1]}})
@@ -72,8 +74,47 @@ def test_demo_subset_selects_few_runs():
     assert train_arguments(runs[0], demo)[-2:] == ["--epochs", "2"]
 
 
+def test_learning_curve_runs_and_per_dataset_epochs():
+    exp = Experiments.from_config({"experiments": {
+        "seeds": [0, 1], "datasets": ["augqm9", "infcrystal"], "tables": ["table2"], "figures": ["learning_curve"],
+        "epochs": {"augqm9": 40, "infcrystal": 300}, "learning_curve": {"n_groups": [300, 100]}}})
+    specs = figure_specs("learning_curve", exp)
+    assert [s.max_train_groups for s in specs] == [100, 100, 300, 300, None, None]
+    assert {s.model for s in specs} == {"mpnn", "vimpnn"}
+    tags = {s.tag for s in design_specs(exp)}
+    assert "vimpnn-a.ii-atoms+orbitals+scaling-T3-first100" in tags and "mpnn-T3-first300" in tags
+    assert len(design(exp)) == 2 * (4 + 4)  # learning curve (2 sizes x 2 models) + Table 2 on 2 datasets
+    by_tag = {(r.spec.dataset, r.spec.tag, r.seed): r for r in design(exp)}
+    run = by_tag[("augqm9", "mpnn-T3-first100", 1)]
+    assert run_from_path(f"runs/{run.path}") == run
+    assert train_arguments(run, exp)[-4:] == ["--epochs", "40", "--max-train-groups", "100"]
+    assert train_arguments(by_tag[("infcrystal", "mpnn-T3", 0)], exp)[-2:] == ["--epochs", "300"]
+    assert RunSpec.from_tag("augqm9", "mpnn-T3-first100").label == "MPNN, trained on 100 molecules"
+    with_peer = Experiments.from_config({"experiments": {"peer": True, "learning_curve": {"n_groups": [100]}}})
+    peer_runs = [r for r in design(with_peer) if r.spec.model == "schnet" and r.spec.max_train_groups == 100]
+    assert len(peer_runs) == 3 and train_arguments(peer_runs[0], with_peer)[-2:] == ["--max-train-groups", "100"]
+    no_curve = Experiments.from_config({"experiments": {"figures": ["learning_curve"], "tables": []}})
+    assert figure_specs("learning_curve", no_curve) == []
+
+
+def test_peer_rows_only_when_enabled():
+    peer = Experiments.from_config({"experiments": {"seeds": [0], "peer": True}})
+    assert len(table_rows("table2", FULL)) == 8 and len(table_rows("table2", peer)) == 12
+    t2 = {r.paper_key: r for r in table_rows("table2", peer)}
+    row = t2[("SchNet", "growth_stable")]
+    assert row.spec == RunSpec("growth_stable", "schnet", max_atoms=75) and row.spec.tag == "schnet-le75"
+    assert row.spec.label == "SchNet (schnetpack)"
+    (run,) = [r for r in design(peer) if r.spec == row.spec]
+    assert run_from_path(run.path) == run and train_command(run.spec) == "train-peer"
+    assert train_arguments(run, peer) == ["--seed", "0", "--batch-size", "5", "--max-atoms", "75"]
+    assert train_command(t2[("MPNN", "augqm9")].spec) == "train"
+    with pytest.raises(InputFormatError, match="no auxiliary heads"):
+        RunSpec("augqm9", "schnet", aux=("scaling_gaussian",))
+
+
 @pytest.mark.parametrize(
-    "section", [{"tables": ["table9"]}, {"datasets": ["qm7"]}, {"seeds": []}, {"sedes": [0]}, {"published": "x"}]
+    "section", [{"epochs": {"augqm9": 3}}, {"tables": ["table9"]}, {"datasets": ["qm7"]}, {"seeds": []}, {"sedes": [0]},
+     {"published": "x"}, {"peer": "yes"}]
 )
 def test_bad_config_is_a_user_error(section):
     with pytest.raises(InputFormatError, match="experiments"):
@@ -85,3 +126,12 @@ def test_bad_run_names_are_user_errors():
         RunSpec.from_tag("augqm9", "vimpnn-a.ii-foo-T3")
     with pytest.raises(InputFormatError):
         RunSpec("augqm9", "mpnn", variant="a.ii")
+
+
+def test_max_train_groups_per_dataset_limits_every_run_on_it():
+    exp = Experiments.from_config({"experiments": {"seeds": [0], "datasets": ["augqm9", "infcrystal"],
+                                                   "tables": ["table2"], "figures": [],
+                                                   "max_train_groups": {"augqm9": 50}}})
+    tags = {(s.dataset, s.tag) for s in design_specs(exp)}
+    assert tags == {("augqm9", "mpnn-T3-first50"), ("augqm9", "vimpnn-a.ii-atoms+orbitals+scaling-T3-first50"),
+                    ("infcrystal", "mpnn-T3"), ("infcrystal", "vimpnn-a.ii-atoms+orbitals+scaling-T3")}

@@ -27,8 +27,13 @@ def test_core_dependencies_are_the_training_ones():
     core = {re.split(r"[<>=\[ ]", d)[0] for d in project["dependencies"]}
     assert core == {"numpy", "h5py", "torch", "ase", "pyyaml", "tqdm", "vesin"}  # vesin: the graphs' neighbour list
     extras = project["optional-dependencies"]
-    assert {"dft", "workflow", "report", "slurm", "dev"} <= set(extras)
+    assert {"dft", "workflow", "report", "slurm", "peer", "dev"} <= set(extras)
     assert not any("slurm" in d for d in extras["dev"])
+    # schnetpack itself goes in with --no-deps (its sympy pin would make pip replace torch): `make setup` does it
+    assert not any(d.startswith("schnetpack") for d in extras["peer"])
+    from vimpnn.extras import NO_DEPS
+
+    assert f"SCHNETPACK ?= {NO_DEPS['schnetpack']}" in (ROOT / "Makefile").read_text()
 
 
 def test_package_data_ships_templates_qm9_and_marker():
@@ -50,6 +55,9 @@ def test_missing_extra_names_it_in_one_line(monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(MissingExtraError, match=r"needs rdkit, which is not installed: pip install 'vimpnn\[dft\]'"):
         perceive_bonds(molecule("CH4"))
+    monkeypatch.setitem(sys.modules, "schnetpack", None)
+    with pytest.raises(MissingExtraError, match=r"vimpnn\[peer\]' && pip install --no-deps 'schnetpack=="):
+        require("schnetpack", "the SchNet peer model")
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(MissingExtraError, match=r"vimpnn\[report\]"):
         require("matplotlib", "drawing figures")

@@ -85,3 +85,34 @@ def test_figures_are_written(tmp_path, figure):
     assert [p.suffix for p in paths] == [".png", ".svg"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[0].stat().st_size > 10_000
     assert "<svg" in paths[1].read_text()[:2000]
+
+
+def test_learning_curve_plots_mean_test_mae_per_training_size(tmp_path, monkeypatch):
+    """x: training molecules (the full-split run at the split's group count), y: mean test MAE over seeds."""
+    from pathlib import Path
+
+    from vimpnn import plots
+
+    exp = Experiments.from_config({"experiments": {"seeds": [0, 1], "datasets": ["augqm9"], "tables": [],
+                                                   "figures": ["learning_curve"], "learning_curve": {"n_groups": [1, 2]}}})
+    _write_results(tmp_path, exp)
+    monkeypatch.setattr(plots, "train_group_count", lambda path, max_atoms: 3)
+    fig = plots.learning_curve(Inputs(exp, tmp_path / "evals", tmp_path / "runs", {"augqm9": Path("unused.h5")}))
+    lines = [container.lines[0] for container in fig.axes[0].containers]  # errorbar data lines
+    assert len(lines) == 2  # MPNN and VIMPNN
+    expected = []
+    for seed in (0, 1):
+        p = read_predictions(tmp_path / "evals" / f"augqm9/mpnn-T3/seed{seed}" / "predictions.csv")
+        expected.append(np.abs(p["energy_pred"] - p["energy_ref"]).mean())
+    assert list(lines[0].get_xdata()) == [1, 2, 3]
+    assert lines[0].get_ydata()[-1] == pytest.approx(np.mean(expected))
+
+
+def test_train_group_count_of_the_fast_release():
+    from pathlib import Path
+
+    from vimpnn.plots import train_group_count
+
+    data = Path(__file__).parents[1] / "datasets" / "fast" / "augqm9.h5"
+    assert train_group_count(data, None) == 800  # 1,000 molecules split 8:1:1 by molecule
+    assert train_group_count(data, 5) < 800  # molecules with more than 5 atoms leave the count

@@ -20,6 +20,20 @@ def test_rerun_after_snakemake_deleted_best_pt_recreates_it_without_training(tmp
     assert again["epochs_run"] == first["epochs_run"] == 3 and len(read_log(tmp_path)) == 3
 
 
+def test_recreated_best_pt_holds_the_best_epochs_weights_not_the_last(tmp_path):
+    """last.pt keeps a copy of the best checkpoint; a state_dict shares the parameters' storage, so without a
+    copy it followed every later optimiser step and a rerun wrote the last epoch's weights as best.pt."""
+    arrays = emt_arrays(12)
+    config = TrainConfig(model="mpnn", epochs=6, lr=0.1, **SMALL)  # unstable: the best epoch comes early
+    summary = train(arrays, config, tmp_path)
+    assert summary["best_epoch"] < summary["epochs_run"]
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    (tmp_path / "best.pt").unlink()
+    train(arrays, config, tmp_path)
+    again = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert all(torch.equal(best["state_dict"][k], again["state_dict"][k]) for k in best["state_dict"])
+
+
 def test_changed_settings_fail_or_retrain(tmp_path):
     arrays = emt_arrays(12)
     train(arrays, TrainConfig(model="mpnn", epochs=2, **SMALL), tmp_path)

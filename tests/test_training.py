@@ -86,6 +86,16 @@ def test_size_filters(arrays):
     assert all(arrays.n_atoms[splits[k]].max() == 1 for k in ("train", "val", "test"))
 
 
+def test_max_train_groups_keeps_whole_nested_groups():
+    group = np.array([7, 7, 3, 3, 3, 9, 5, 5, 1])
+    index = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8])
+    first2 = trainer.first_groups(group, index, 2, "x")
+    assert first2.tolist() == [0, 1, 2, 3, 4]  # groups 7 and 3, in order of appearance, every member
+    assert set(first2) <= set(trainer.first_groups(group, index, 3, "x"))  # nested
+    with pytest.raises(trainer.SplitError, match="max_train_groups 6 exceeds the 5 groups"):
+        trainer.first_groups(group, index, 6, "x")
+
+
 @pytest.mark.parametrize("schedule", ["plateau", "linear"])
 def test_resume_continues_exactly(arrays, tmp_path, monkeypatch, schedule):
     """plateau: a finished 2-epoch run extended to 4; linear (its ramp depends on the epoch count): a 4-epoch
@@ -95,17 +105,17 @@ def test_resume_continues_exactly(arrays, tmp_path, monkeypatch, schedule):
     if schedule == "plateau":
         train(arrays, TrainConfig(epochs=2, **config), tmp_path / "resumed")
     else:
-        append = trainer._append_log
+        append = trainer.append_log
 
         def killed_at_epoch_3(path, row):
             if row[0] == 3:
                 raise KeyboardInterrupt
             append(path, row)
 
-        monkeypatch.setattr(trainer, "_append_log", killed_at_epoch_3)
+        monkeypatch.setattr(trainer, "append_log", killed_at_epoch_3)
         with pytest.raises(KeyboardInterrupt):
             train(arrays, TrainConfig(epochs=4, **config), tmp_path / "resumed")
-        monkeypatch.setattr(trainer, "_append_log", append)
+        monkeypatch.setattr(trainer, "append_log", append)
     summary = train(arrays, TrainConfig(epochs=4, **config), tmp_path / "resumed")
     straight, resumed = read_log(tmp_path / "straight"), read_log(tmp_path / "resumed")
     assert [r["epoch"] for r in resumed] == ["1", "2", "3", "4"]

@@ -16,26 +16,33 @@ from typing import Any
 from vimpnn.errors import InputFormatError
 
 DATASETS = ("augqm9", "infcrystal", "growth_stable", "growth_unstable")
-MODELS = ("mpnn", "mpnn_nobt", "vimpnn")
+MODELS = ("mpnn", "mpnn_nobt", "vimpnn", "schnet")
+PEER_MODELS = ("schnet",)  # trained by `vimpnn train-peer` (schnetpack's SchNet), not by `vimpnn train`
 VARIANTS = ("a.i", "a.ii", "b.i", "b.ii", "c")
 # auxiliary head (trainer name) -> short code used in run directory names
 AUX_CODES = {"n_atoms_per_type": "atoms", "n_orbitals_per_type": "orbitals", "scaling_gaussian": "scaling"}
 ALL_AUX = tuple(AUX_CODES)
+# what one `group` of a dataset is (a learning curve's training set is the first n of them)
+GROUP_NOUN = {"augqm9": "molecules", "infcrystal": "elements", "growth_stable": "growths", "growth_unstable": "growths"}
 TABLES = ("table1", "table2", "table3", "table4", "table5")
-FIGURES = ("fig3", "fig4", "fig5", "fig6", "fig7", "training", "parity")
+FIGURES = ("fig3", "fig4", "fig5", "fig6", "fig7", "training", "parity", "learning_curve")
 
 DEFAULTS: dict[str, Any] = {
     "data": "computed",  # which HDF5 files train on (read by workflow/rules/common.smk: computed|release|fast|download)
     "seeds": [0, 1, 2],
-    "epochs": None,  # None: the trainer's default (paper: 360 with early stopping)
+    "epochs": None,  # None: the trainer's default (paper: 360 with early stopping); or {dataset: epochs}
     "datasets": list(DATASETS),
     "tables": list(TABLES),
     "figures": list(FIGURES),
     "batch_size": {"augqm9": 20, "infcrystal": 20, "growth_stable": 5, "growth_unstable": 5},
     "max_atoms": {"growth_stable": 75, "growth_unstable": 75},  # paper Sec 5.2: 15-75 atoms
+    "max_train_groups": {},  # dataset -> train on its first n groups only (the demo's small AugQM9 training set)
     "fig6_max_train_atoms": 25,  # paper Sec 5.3
     "published": "paper",  # paper: show vimpnn.paper's numbers beside ours; none: ours only
+    "peer": False,  # add a SchNet (schnetpack) row per dataset to Table 2
     "curves": {},  # dataset -> list of `group` ids to plot in Fig 3/5; missing: chosen automatically
+    # test error vs training-set size: MPNN and VIMPNN trained on the first n groups (molecules) of the training split
+    "learning_curve": {"dataset": "augqm9", "n_groups": []},
     "resources": {"gpu": 1, "threads": 4, "mem_mb": 16000, "runtime": 1440},
 }
 
@@ -51,6 +58,7 @@ class RunSpec:
     T: int = 3
     max_atoms: int | None = None
     max_train_atoms: int | None = None
+    max_train_groups: int | None = None
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -61,6 +69,8 @@ class RunSpec:
             raise InputFormatError(f"model {self.model!r} with variant {self.variant!r}: only vimpnn has variants")
         if self.variant is not None and self.variant not in VARIANTS:
             raise InputFormatError(f"unknown variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
+        if self.model in PEER_MODELS and (self.aux or self.T != 3):
+            raise InputFormatError(f"model {self.model!r} has no auxiliary heads and no T (schnetpack's recipe)")
         unknown = set(self.aux) - set(ALL_AUX)
         if unknown:
             raise InputFormatError(f"unknown auxiliary head(s) {sorted(unknown)}; choose from {', '.join(ALL_AUX)}")
@@ -72,11 +82,14 @@ class RunSpec:
         parts = [self.model] + ([self.variant] if self.variant else [])
         if self.aux:
             parts.append("+".join(AUX_CODES[a] for a in self.aux))
-        parts.append(f"T{self.T}")
+        if self.model not in PEER_MODELS:
+            parts.append(f"T{self.T}")
         if self.max_atoms is not None:
             parts.append(f"le{self.max_atoms}")
         if self.max_train_atoms is not None:
             parts.append(f"trainle{self.max_train_atoms}")
+        if self.max_train_groups is not None:
+            parts.append(f"first{self.max_train_groups}")
         return "-".join(parts)
 
     @classmethod
@@ -96,6 +109,8 @@ class RunSpec:
                 kw["max_atoms"] = int(m[1])
             elif m := re.fullmatch(r"trainle(\d+)", part):
                 kw["max_train_atoms"] = int(m[1])
+            elif m := re.fullmatch(r"first(\d+)", part):
+                kw["max_train_groups"] = int(m[1])
             else:
                 raise InputFormatError(f"run name {tag!r}: cannot read part {part!r}")
         return cls(**kw)
@@ -103,12 +118,14 @@ class RunSpec:
     @property
     def label(self) -> str:
         """Short human name for legends and table rows."""
-        names = {"mpnn": "MPNN", "mpnn_nobt": "MPNN (no BT)"}
+        names = {"mpnn": "MPNN", "mpnn_nobt": "MPNN (no BT)", "schnet": "SchNet (schnetpack)"}
         text = names.get(self.model) or f"VIMPNN {self.variant}"
         if self.aux:
             text += " + " + ", ".join(AUX_CODES[a] for a in self.aux)
         if self.max_train_atoms is not None:
             text += f", trained on ≤ {self.max_train_atoms} atoms"
+        if self.max_train_groups is not None:
+            text += f", trained on {self.max_train_groups} {GROUP_NOUN[self.dataset]}"
         return text
 
 
@@ -127,15 +144,18 @@ class Experiments:
 
     data: str
     seeds: list[int]
-    epochs: int | None
+    epochs: int | dict[str, int] | None
     datasets: list[str]
     tables: list[str]
     figures: list[str]
     batch_size: dict[str, int]
     max_atoms: dict[str, int]
+    max_train_groups: dict[str, int]
     fig6_max_train_atoms: int
     published: str
+    peer: bool
     curves: dict[str, list[int]]
+    learning_curve: dict[str, Any]
     resources: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -145,7 +165,7 @@ class Experiments:
         if unknown:
             raise InputFormatError(f"experiments: unknown key(s) {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
         merged = {k: section.get(k, v) for k, v in DEFAULTS.items()}
-        for key in ("batch_size", "max_atoms", "resources"):
+        for key in ("batch_size", "max_atoms", "max_train_groups", "resources", "learning_curve"):
             merged[key] = {**DEFAULTS[key], **(section.get(key) or {})}
         for key, allowed in (("datasets", DATASETS), ("tables", TABLES), ("figures", FIGURES)):
             bad = [x for x in merged[key] if x not in allowed]
@@ -153,22 +173,48 @@ class Experiments:
                 raise InputFormatError(f"experiments.{key}: unknown {bad}; choose from {', '.join(allowed)}")
         if merged["published"] not in ("paper", "none"):
             raise InputFormatError(f"experiments.published: {merged['published']!r} is not 'paper' or 'none'")
+        if not isinstance(merged["peer"], bool):
+            raise InputFormatError(f"experiments.peer: {merged['peer']!r} is not true or false")
         if not merged["seeds"]:
             raise InputFormatError("experiments.seeds: at least one seed is needed")
+        if isinstance(merged["epochs"], dict):
+            missing = [d for d in merged["datasets"] if d not in merged["epochs"]]
+            if missing:
+                raise InputFormatError(f"experiments.epochs: no epoch count for dataset(s) {missing}")
+        if merged["learning_curve"]["dataset"] not in DATASETS:
+            raise InputFormatError(f"experiments.learning_curve.dataset: unknown {merged['learning_curve']['dataset']!r}")
         return cls(**merged)
 
+    def epochs_for(self, dataset: str) -> int | None:
+        """The epoch count of runs on `dataset` (None: the trainer's default)."""
+        return self.epochs.get(dataset) if isinstance(self.epochs, dict) else self.epochs
+
     def restricted(self, dataset: str, **kw: Any) -> RunSpec:
-        """A run on `dataset` with the dataset's size restriction (paper: growth systems of 15-75 atoms)."""
+        """A run on `dataset` with the dataset's size restriction (paper: growth systems of 15-75 atoms) and
+        training-set limit (`max_train_groups`, unless `kw` sets one)."""
+        kw.setdefault("max_train_groups", self.max_train_groups.get(dataset))
         return RunSpec(dataset=dataset, max_atoms=self.max_atoms.get(dataset), **kw)
 
 
-def mpnn(exp: Experiments, dataset: str, T: int = 3) -> RunSpec:
-    return exp.restricted(dataset, model="mpnn", T=T)
+def mpnn(exp: Experiments, dataset: str, T: int = 3, **kw: Any) -> RunSpec:
+    return exp.restricted(dataset, model="mpnn", T=T, **kw)
 
 
 def full_vimpnn(exp: Experiments, dataset: str, T: int = 3, **kw: Any) -> RunSpec:
     """VIMPNN as in paper Sec 5.2: variant a.ii with all three auxiliary heads."""
     return exp.restricted(dataset, model="vimpnn", variant="a.ii", aux=ALL_AUX, T=T, **kw)
+
+
+def comparison_models(exp: Experiments, dataset: str, **kw: Any) -> list[RunSpec]:
+    """The models compared in the learning curve: MPNN and VIMPNN, and the peer when enabled."""
+    peer = [exp.restricted(dataset, model="schnet", **kw)] if exp.peer else []
+    return [mpnn(exp, dataset, **kw), full_vimpnn(exp, dataset, **kw)] + peer
+
+
+def learning_curve_specs(exp: Experiments) -> list[RunSpec]:
+    """Every compared model at every learning-curve size and on the whole training split."""
+    d, sizes = exp.learning_curve["dataset"], sorted(exp.learning_curve["n_groups"])
+    return [s for n in sizes for s in comparison_models(exp, d, max_train_groups=n)] + comparison_models(exp, d)
 
 
 def table_rows(table: str, exp: Experiments) -> list[Row]:
@@ -189,9 +235,10 @@ def table_rows(table: str, exp: Experiments) -> list[Row]:
         ]
         return rows
     if table == "table2":
+        peer = [Row(f"SchNet (schnetpack) on {d}", exp.restricted(d, model="schnet"), ("SchNet", d)) for d in DATASETS]
         return [Row(f"MPNN on {d}", mpnn(exp, d), ("MPNN", d)) for d in DATASETS] + [
             Row(f"VIMPNN on {d}", full_vimpnn(exp, d), ("VIMPNN", d)) for d in DATASETS
-        ]
+        ] + (peer if exp.peer else [])
     if table == "table3":
         return [Row(v, exp.restricted(q, model="vimpnn", variant=v), (v,)) for v in VARIANTS]
     if table == "table4":
@@ -215,10 +262,14 @@ FIGURE_DATASETS = {
     "fig7": ("growth_unstable",),
     "training": DATASETS,
     "parity": DATASETS,
+    "learning_curve": DATASETS,  # the one of experiments.learning_curve
 }
 
 
 def figure_datasets(figure: str, exp: Experiments) -> list[str]:
+    if figure == "learning_curve":
+        d = exp.learning_curve["dataset"]
+        return [d] if d in exp.datasets and exp.learning_curve["n_groups"] else []
     return [d for d in FIGURE_DATASETS[figure] if d in exp.datasets]
 
 
@@ -235,6 +286,8 @@ def figure_specs(figure: str, exp: Experiments) -> list[RunSpec]:
         return [s for d in ds for s in (full_vimpnn(exp, d), full_vimpnn(exp, d, max_train_atoms=exp.fig6_max_train_atoms))]
     if figure == "fig7":
         return [full_vimpnn(exp, d) for d in ds]
+    if figure == "learning_curve":
+        return learning_curve_specs(exp) if ds else []
     if figure == "training":
         return [s for s in design_specs(exp, with_training_figure=False) if s.dataset in ds]
     raise InputFormatError(f"unknown figure {figure!r}; choose from {', '.join(FIGURES)}")
@@ -270,20 +323,27 @@ def design(exp: Experiments) -> list[Run]:
     return [Run(s, seed) for s in design_specs(exp) for seed in exp.seeds]
 
 
+def train_command(spec: RunSpec) -> str:
+    """The subcommand that trains a run: `train` for our models, `train-peer` for the peer."""
+    return "train-peer" if spec.model in PEER_MODELS else "train"
+
+
 def train_arguments(run: Run, exp: Experiments) -> list[str]:
-    """`vimpnn train` arguments for a run (without --data, --out and --config)."""
+    """`vimpnn train` (or `train-peer`) arguments for a run (without --data, --out and --config)."""
     s = run.spec
-    args = ["--model", s.model]
-    if s.variant:
-        args += ["--variant", s.variant]
-    args += ["--aux", ",".join(s.aux) if s.aux else "none", "--T", str(s.T), "--seed", str(run.seed)]
-    args += ["--batch-size", str(exp.batch_size[s.dataset])]
-    if exp.epochs is not None:
-        args += ["--epochs", str(exp.epochs)]
+    args = []
+    if s.model not in PEER_MODELS:
+        args += ["--model", s.model] + (["--variant", s.variant] if s.variant else [])
+        args += ["--aux", ",".join(s.aux) if s.aux else "none", "--T", str(s.T)]
+    args += ["--seed", str(run.seed), "--batch-size", str(exp.batch_size[s.dataset])]
+    if exp.epochs_for(s.dataset) is not None:
+        args += ["--epochs", str(exp.epochs_for(s.dataset))]
     if s.max_atoms is not None:
         args += ["--max-atoms", str(s.max_atoms)]
     if s.max_train_atoms is not None:
         args += ["--max-train-atoms", str(s.max_train_atoms)]
+    if s.max_train_groups is not None:
+        args += ["--max-train-groups", str(s.max_train_groups)]
     return args
 
 

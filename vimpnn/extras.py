@@ -17,7 +17,11 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "cp2k_input_tools": ("cp2k-input-tools", "dft"),
     "matplotlib": ("matplotlib", "report"),
     "snakemake": ("snakemake", "workflow"),
+    "schnetpack": ("schnetpack", "peer"),
 }
+# distributions installed without their declared dependencies (the extra brings those): schnetpack 2.1.1 pins
+# sympy<=1.12, torch >= 2.5 needs sympy>=1.13.3, so a plain `pip install schnetpack` replaces torch
+NO_DEPS = {"schnetpack": "schnetpack==2.1.1"}
 
 
 class MissingExtraError(VimpnnError, ImportError):
@@ -33,4 +37,5 @@ def require(module: str, why: str) -> ModuleType:
         if exc.name is None or exc.name.split(".")[0] != top:
             raise  # the package is there but one of its own dependencies is broken: show the real error
         dist, extra = EXTRAS[top]
-        raise MissingExtraError(f"{why} needs {dist}, which is not installed: pip install 'vimpnn[{extra}]'") from None
+        hint = f"pip install 'vimpnn[{extra}]'" + (f" && pip install --no-deps '{NO_DEPS[top]}'" if top in NO_DEPS else "")
+        raise MissingExtraError(f"{why} needs {dist}, which is not installed: {hint}") from None

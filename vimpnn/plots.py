@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +24,7 @@ from vimpnn.experiments import Experiments, RunSpec, figure_datasets, figure_spe
 
 PREDICTION_COLUMNS = ("index", "group", "source_id", "scale", "n_atoms", "formula", "energy_ref", "energy_pred")
 COLORS = {"DFT": "black", "MPNN": "#1f3b73", "VIMPNN": "#5aa9e6", "VIMPNN (no atom-type head)": "#2ca02c",
-          "VIMPNN, trained on small systems": "#d62728"}
+          "VIMPNN, trained on small systems": "#d62728", "SchNet (schnetpack)": "#ff7f0e"}
 # every other run kind (ablations, variants), in a fixed order so a kind keeps its colour across figures
 OTHER_COLORS = ("#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
                 "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2")
@@ -33,6 +33,8 @@ SEED_STYLES = ("-", "--", ":", "-.")
 
 def model_color(spec: RunSpec) -> str:
     """The colour of a run kind in every figure: MPNN and VIMPNN (a.ii + all heads) fixed, the others by tag."""
+    if spec.model == "schnet":
+        return COLORS["SchNet (schnetpack)"]
     if spec.model == "mpnn" and not spec.aux and spec.T == 3:
         return COLORS["MPNN"]
     if spec.model == "vimpnn" and spec.variant == "a.ii" and len(spec.aux) == 3 and spec.T == 3:
@@ -415,6 +417,50 @@ def parity(inputs: Inputs) -> object:
     return fig
 
 
+def train_group_count(data_path: Path, max_atoms: int | None) -> int:
+    """Groups (molecules, growths) in a dataset's training split: the size of a run on the whole split."""
+    from vimpnn.data.hdf5 import read_dataset
+
+    arrays = read_dataset(data_path)
+    train = np.asarray(arrays.splits["train"], dtype=np.int64)
+    if max_atoms is not None:
+        train = train[arrays.n_atoms[train] <= max_atoms]
+    return len(np.unique(arrays.group[train]))
+
+
+def learning_curve(inputs: Inputs) -> object:
+    """Test MAE (total energy, eV) against the number of training groups, log-log, mean ± std over seeds, for
+    each compared model; the largest size is the run on the whole training split."""
+    from vimpnn.experiments import GROUP_NOUN, learning_curve_specs
+
+    plt = _pyplot()
+    (d,) = figure_datasets("learning_curve", inputs.exp)
+    if d not in inputs.data:
+        raise InputFormatError(f"figure learning_curve: pass --data {d}=FILE (the whole training split's size)")
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    kinds: dict[str, list[RunSpec]] = {}
+    for spec in learning_curve_specs(inputs.exp):
+        kinds.setdefault(replace(spec, max_train_groups=None).tag, []).append(spec)
+    full = train_group_count(inputs.data[d], inputs.exp.max_atoms.get(d))
+    for specs in kinds.values():
+        sizes = np.array([s.max_train_groups or full for s in specs])
+        mae = np.array([[np.abs(p["energy_pred"] - p["energy_ref"]).mean() for p in inputs.predictions(s)] for s in specs])
+        whole = replace(specs[0], max_train_groups=None)
+        ax.errorbar(sizes, mae.mean(1), yerr=mae.std(1), fmt="o-", ms=5, capsize=3, color=model_color(whole),
+                    label=_model_label(whole) if whole.model in ("mpnn", "vimpnn") else whole.label)
+        for x, y in zip(sizes, mae.mean(1)):
+            ax.annotate(f"{y:.3g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xscale("log")
+    _log_axis(ax)
+    ax.set_xlabel(f"training {GROUP_NOUN[d]} ({d}, all scalings of each)")
+    ax.set_ylabel("test MAE (eV)")
+    ax.set_title(f"{d}: learning curve, mean ± std over {len(inputs.exp.seeds)} seeds")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 FIGURES: dict[str, Callable[[Inputs], object]] = {
     "fig3": lambda i: energy_curves(i, figure_datasets("fig3", i.exp), how="error"),
     "fig4": per_element_error,
@@ -423,6 +469,7 @@ FIGURES: dict[str, Callable[[Inputs], object]] = {
     "fig7": node_contribution_figure,
     "training": training_curves,
     "parity": parity,
+    "learning_curve": learning_curve,
 }
 
 

@@ -35,6 +35,9 @@ FIGURE_CAPTIONS = {
                 "the same in every figure; one line style per seed.",
     "parity": "Predicted vs DFT energy per atom (top) and histogram of the total-energy error (bottom) on each "
               "dataset's test split, MPNN and VIMPNN (first seed); legends give the MAE and the per-atom MAE.",
+    "learning_curve": "Learning curve: test MAE against the number of training molecules (each with all its "
+                      "scalings), mean ± std over seeds; the largest size is the whole training split. Every run "
+                      "is tested on the same full test split.",
 }
 
 STYLE = """body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}

@@ -27,7 +27,8 @@ PREDICTION_COLUMNS = ("index", "group", "source_id", "scale", "n_atoms", "formul
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="run directory of `vimpnn train` (reads best.pt)")
+    parser.add_argument("--run", required=True,
+                        help="run directory of `vimpnn train` or `vimpnn train-peer` (reads best.pt)")
     parser.add_argument("--data", required=True, help="dataset HDF5 file (docs/hdf5.md)")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"), help="split to evaluate")
     parser.add_argument("--out", required=True, help="output directory: metrics.json, metrics.csv, predictions.csv")
@@ -50,13 +51,11 @@ def run(args: argparse.Namespace) -> int:
 
     from vimpnn import metrics
     from vimpnn.data.hdf5 import read_dataset
-    from vimpnn.training import load_model, predict
-    from vimpnn.training.checkpoint import graph_dataset
+    from vimpnn.training import checkpoint
     from vimpnn.training.normalise import isolated_atom_energy
-    from vimpnn.training.trainer import resolve_device
 
     best = Path(args.run) / "best.pt"
-    model, ckpt = load_model(best)
+    ckpt = checkpoint.load(best)
     arrays = read_dataset(args.data)
     index = np.asarray(arrays.splits.get(args.split, np.zeros(0, np.int64)), dtype=np.int64)
     max_atoms = ckpt.get("config", {}).get("max_atoms")
@@ -67,11 +66,8 @@ def run(args: argparse.Namespace) -> int:
                               + (f" with at most {max_atoms} atoms (the run's max_atoms)" if max_atoms else ""))
     subset = arrays.subset(index)
     check_elements(subset.numbers, ckpt, f"{args.data}: split {args.split!r}", str(args.run))
-    dataset = graph_dataset(subset, ckpt)
-    device = resolve_device("auto")
-    pred = predict(model.to(device), dataset, np.arange(len(subset)), args.batch_size, device)
-    summary = metrics.summarise(pred, subset.energy, subset.scale, subset.group, dataset.characteristic_length(),
-                                isolated_atom_energy(subset))
+    pred, length = predict_energies(best, ckpt, subset, args.batch_size)
+    summary = metrics.summarise(pred, subset.energy, subset.scale, subset.group, length, isolated_atom_energy(subset))
     summary["mae_per_atom"] = metrics.mae(pred / subset.n_atoms, subset.energy / subset.n_atoms)
     summary.update(run=str(args.run), data=str(args.data), split=args.split)
 
@@ -96,6 +92,28 @@ def run(args: argparse.Namespace) -> int:
           + (f" DSC={dsc['mean']:.4f} Å over {dsc['n_curves']} curves" if dsc else "")
           + (f" ({summary['dsc_excluded']} curves without a bracketed minimum excluded)" if summary["dsc_excluded"] else ""))
     return 0
+
+
+def predict_energies(best: Path, ckpt: dict, subset, batch_size: int):
+    """Energies (eV) of every system of `subset` from a run's best.pt, ours or the peer's (`vimpnn train-peer`),
+    and the DSC length unit of each system (vimpnn.graphs, with the run's cutoff)."""
+    import numpy as np
+
+    from vimpnn.graphs import GraphDataset
+    from vimpnn.training import load_model, predict
+    from vimpnn.training.checkpoint import PEER_MODEL, graph_dataset
+    from vimpnn.training.trainer import resolve_device
+
+    device = resolve_device("auto")
+    if ckpt.get("model_name") == PEER_MODEL:
+        from vimpnn import peer
+
+        length = GraphDataset(subset, cutoff=ckpt["cutoff"]).characteristic_length()
+        return peer.predict(ckpt, subset, batch_size, device), length
+    model, ckpt = load_model(best)
+    dataset = graph_dataset(subset, ckpt)
+    pred = predict(model.to(device), dataset, np.arange(len(subset)), batch_size, device)
+    return pred, dataset.characteristic_length()
 
 
 def check_elements(numbers, ckpt: dict, where: str, run: str) -> None:

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--figure", action="append", choices=FIGURES, help="figure(s) to draw (default: enabled ones)")
     parser.add_argument("--evals", default="results/evals", help="root of the evaluation directories")
     parser.add_argument("--runs", default="results/runs", help="root of the run directories")
-    parser.add_argument("--data", action="append", default=[], metavar="DATASET=FILE", help="dataset HDF5 file (Fig 7)")
+    parser.add_argument("--data", action="append", default=[], metavar="DATASET=FILE", help="dataset HDF5 file (Fig 7, learning curve)")
     parser.add_argument("--out", default="results/figures", help="output directory")
 
 

@@ -17,6 +17,7 @@ from vimpnn.errors import VimpnnError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "structures": ("structures", "build the geometries of one dataset (extended XYZ, no energies)"),
     "train": ("train", "train MPNN / VIMPNN on a dataset file into a run directory (resumable)"),
+    "train-peer": ("train_peer", "train SchNet from schnetpack on a dataset file's splits: a peer model (resumable)"),
     "evaluate": ("evaluate", "predictions and test metrics (MAE, MSE, RE, DSC) of a trained run"),
     "predict": ("predict", "energies and per-atom contributions of a trained run for structures (extxyz, HDF5, db)"),
     "dft": ("dft", "DFT energies (CP2K or EMT) of a structures file as JSON lines, cached and resumable"),

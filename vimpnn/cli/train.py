@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-atoms", type=int, dest="max_atoms", help="drop larger systems from all splits")
     parser.add_argument("--max-train-atoms", type=int, dest="max_train_atoms",
                         help="drop larger systems from the training split only")
+    parser.add_argument("--max-train-groups", type=int, dest="max_train_groups",
+                        help="train on the first N groups (molecules, growths) of the training split only")
     parser.add_argument("--device", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--config", help="YAML file of train settings (see docs/models.md)")
     parser.add_argument("--out", help="run directory (resumes from its last.pt if present)")
@@ -41,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 FLAG_KEYS = ("model", "variant", "T", "epochs", "batch_size", "lr", "lr_schedule", "molecule_graph", "seed",
-             "max_atoms", "max_train_atoms", "device")
+             "max_atoms", "max_train_atoms", "max_train_groups", "device")
 
 
 def resolve_config(args: argparse.Namespace):

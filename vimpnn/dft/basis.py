@@ -1,24 +1,39 @@
-"""Which elements the chosen basis-set and pseudopotential files cover (checked before any CP2K run), by which name."""
+"""The basis-set and pseudopotential files CP2K will read: where they are, what they hold, their sha256.
+
+They are looked up as CP2K does (`discover_file` in src/common/cp_files.F): a name that exists as given
+(an absolute path), else the data directory. vimpnn picks that directory once (below) and passes it to CP2K
+as `$CP2K_DATA_DIR`, so the element check, the cache key and CP2K all see the same files. Which name each
+element's KIND uses: `kind_names`.
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from pathlib import Path
+from typing import Iterator
 
+from vimpnn.dft.binary import compiled_data_dir
 from vimpnn.errors import DFTSetupError
 
 DEFAULT_DATA_DIRS = ("/usr/share/cp2k", "/usr/share/cp2k/data", "/usr/local/share/cp2k/data")
 
 
+def _candidates(settings: dict) -> Iterator[str | None]:
+    yield settings.get("data_dir")
+    yield os.environ.get("CP2K_DATA_DIR")
+    yield compiled_data_dir(settings["executable"])  # asks the binary only when the two above do not answer
+    yield from DEFAULT_DATA_DIRS
+
+
 def data_dir(settings: dict) -> Path:
-    """CP2K's data directory: settings `data_dir`, then $CP2K_DATA_DIR, then the Debian location."""
-    candidates = [settings.get("data_dir"), os.environ.get("CP2K_DATA_DIR"), *DEFAULT_DATA_DIRS]
-    for c in candidates:
+    """CP2K's data directory: settings `data_dir`, $CP2K_DATA_DIR, the binary's compiled-in one, the usual places."""
+    for c in _candidates(settings):
         if c and (Path(c) / settings["basis_file"]).exists():
             return Path(c)
     raise DFTSetupError(
-        f"CP2K data file {settings['basis_file']} not found in {[c for c in candidates if c]}; "
+        f"CP2K data file {settings['basis_file']} not found in {[c for c in _candidates(settings) if c]}; "
         "install the cp2k data (apt-get install cp2k) or set dft.data_dir"
     )
 
@@ -62,3 +77,21 @@ def kind_names(elements: list[str], settings: dict) -> dict[str, dict[str, str]]
 def _is_q_variant(candidate: str, name: str) -> bool:
     suffix = candidate[len(name):]
     return candidate.startswith(name) and suffix[:2] == "-q" and suffix[2:].isdigit()
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: Path, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def file_hashes(names: list[str], root: Path) -> dict[str, str]:
+    """name -> sha256 of each data file as CP2K resolves it (hashed once per process unless it changes)."""
+    out = {}
+    for name in names:
+        path = root / name  # an absolute name stays as it is, as in CP2K
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise DFTSetupError(f"CP2K data file {name} not found in {root}") from None
+        out[name] = _sha256(path, st.st_mtime_ns, st.st_size)
+    return out

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from vimpnn.dft.result import DFTResult
 from vimpnn.dft.templates import sha256
 from vimpnn.errors import DFTSetupError
 
@@ -20,12 +21,21 @@ class EMTJob:
     input_hash: str
     atoms: object
 
+    @property
+    def cache_key(self) -> str:
+        """The input hash (structure and record kind): the ASE version is checked on reading, by `stale`, which
+        keeps the entries cached before it was checked."""
+        return self.input_hash
+
 
 class EMTBackend:
     name = "emt"
 
     def __init__(self, settings: dict):
+        import ase
+
         self.settings = settings
+        self.code_version = f"ase {ase.__version__} EMT"
 
     def prepare(self, atoms, template: str | None = None) -> EMTJob:
         from ase.calculators.emt import parameters
@@ -42,8 +52,13 @@ class EMTBackend:
         }, sort_keys=True)
         return EMTJob(sha256(canonical), atoms.copy())
 
+    def stale(self, record: DFTResult) -> str | None:
+        """A record computed with another ASE version."""
+        if record.code_version == self.code_version:
+            return None
+        return f"from {record.code_version}, now {self.code_version}"
+
     def run(self, job: EMTJob, scratch: Path) -> dict:
-        import ase
         from ase.calculators.emt import EMT
 
         t0 = time.perf_counter()
@@ -56,7 +71,7 @@ class EMTBackend:
             "status": "ok", "energy": energy, "forces": forces, "reason": None, "backend": self.name,
             "input_hash": job.input_hash,
             "scf_converged": None, "scf_steps": None, "walltime_s": round(seconds, 6),
-            "code_version": f"ase {ase.__version__} EMT",
+            "code_version": self.code_version,
             "attempts": [{"step": "initial", "status": "ok", "reason": None, "returncode": None,
                           "walltime_s": round(seconds, 6)}],
             "settings": {"functional": "EMT", "template": None}, "_cacheable": True,

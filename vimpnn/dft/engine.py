@@ -1,9 +1,17 @@
-"""`compute(structures, settings)`: check everything, serve the cache, run the rest in parallel, keep the order."""
+"""`compute(structures, settings)`: check everything, serve the cache, run the rest in parallel, keep the order.
+
+A backend has `prepare(atoms, template) -> job` (the job has `input_hash` and `cache_key`), `run(job, scratch)
+-> fields of a DFTResult`, `stale(record) -> reason | None` (a cached record to compute again) and, when it
+holds worker processes, `close()`.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -17,6 +25,7 @@ from vimpnn.dft.settings import resolve
 from vimpnn.dft.xtb import XTBBackend
 
 BACKENDS = {"cp2k": CP2KBackend, "emt": EMTBackend, "xtb": XTBBackend, "fast": FastBackend}
+log = logging.getLogger(__name__)
 
 
 def system_id(atoms, index: int) -> str:
@@ -37,7 +46,9 @@ def compute(
 
     Before any calculation: the settings, every geometry, the binary and every element's basis/potential are
     checked (a user error raises `VimpnnError` naming the structure/element). Results found in the cache are
-    returned with `cached=True`; the others run `jobs` at a time and are cached as soon as each finishes.
+    returned with `cached=True`; the others run `jobs` at a time, each under a claim on its cache entry (one that
+    another process is computing is left to it and its result awaited at the end), and are cached as soon as
+    each finishes.
     """
     overrides = {k: v for k, v in (("backend", backend), ("jobs", jobs)) if v is not None}
     s = resolve({**(settings or {}), **overrides})
@@ -46,28 +57,62 @@ def compute(
         check_structure(atoms, sid)
     engine = BACKENDS[s["backend"]](s)
     prepared = [engine.prepare(atoms, template) for atoms in structures]
-    cache = ResultCache(cache_dir if cache_dir is not None else s["cache_dir"])
+    cache = ResultCache(cache_dir if cache_dir is not None else s["cache_dir"], stale=engine.stale)
     results: list[DFTResult | None] = [None] * len(structures)
     pending: dict[str, list[int]] = {}
-    for k, job in enumerate(prepared):
-        hit = cache.get(job.input_hash)
-        if hit is not None:
-            results[k] = DFTResult.from_dict(hit, system_id=ids[k], cached=True)
+
+    def deliver(ks: list[int], result: DFTResult) -> None:
+        for k in ks:
+            results[k] = replace(result, system_id=ids[k])
             if progress:
                 progress(results[k])
+
+    for k, job in enumerate(prepared):
+        hit = cache.get(job.cache_key)
+        if hit is not None:
+            deliver([k], hit)
         else:
-            pending.setdefault(job.input_hash, []).append(k)
+            pending.setdefault(job.cache_key, []).append(k)
     scratch = cache.root / "scratch"
+    stop = threading.Event()
+    holders: dict[str, str] = {}  # key -> who held its claim when this process found it taken
+
+    def solve(key: str, wait: bool) -> DFTResult | None:
+        """Compute `key` under its claim; None when another process holds the claim (and `wait` is False)."""
+        first = pending[key][0]
+        with cache.claim(key, wait, stop) as held:
+            if not held:
+                holders[key] = cache.holder(key)
+                return None
+            hit = cache.get(key)  # written by the process that held the claim before us
+            if hit is not None:
+                return hit
+            fields = engine.run(prepared[first], scratch)
+            if fields.pop("_cacheable"):
+                cache.put(key, fields | {"system_id": ids[first]})
+            return DFTResult(system_id=ids[first], **fields)
+
+    def run_all(pool: ThreadPoolExecutor, keys: list[str], wait: bool) -> list[str]:
+        """Solve `keys`; return those another process holds."""
+        futures = {pool.submit(solve, key, wait): key for key in keys}
+        held_elsewhere = []
+        for future in as_completed(futures):
+            result = future.result()
+            if result is None:
+                held_elsewhere.append(futures[future])
+            else:
+                deliver(pending[futures[future]], result)
+        return held_elsewhere
+
     # in-process backends (xtb, fast) hold worker processes: closed when the batch ends, whatever happens
     closing = contextlib.closing(engine) if hasattr(engine, "close") else contextlib.nullcontext()
     with closing, ThreadPoolExecutor(max_workers=max(1, int(s["jobs"]))) as pool:
-        futures = {pool.submit(engine.run, prepared[ks[0]], scratch): ks for ks in pending.values()}
-        for future in as_completed(futures):
-            fields = future.result()
-            if fields.pop("_cacheable"):
-                cache.put(fields["input_hash"], fields | {"system_id": ids[futures[future][0]]})
-            for k in futures[future]:
-                results[k] = DFTResult(system_id=ids[k], **fields)
-                if progress:
-                    progress(results[k])
+        try:
+            busy = run_all(pool, list(pending), wait=False)
+            if busy:
+                log.info("%d structure(s) were claimed by another process on the same cache (e.g. %s by %s); "
+                         "waiting for their results", len(busy), ids[pending[busy[0]][0]], holders[busy[0]])
+                run_all(pool, busy, wait=True)
+        finally:
+            stop.set()  # threads still waiting for a claim give up when the batch stops early (Ctrl-C, an error)
     return results  # type: ignore[return-value]

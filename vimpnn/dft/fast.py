@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vimpnn.dft.emt import EMTBackend, EMTJob
+from vimpnn.dft.result import DFTResult
 from vimpnn.dft.templates import choose_template
 from vimpnn.dft.xtb import XTBBackend
 
@@ -26,6 +27,9 @@ class FastBackend:
     def prepare(self, atoms, template: str | None = None):
         backend = self.xtb if choose_template(atoms) == "molecule" else self.emt
         return backend.prepare(atoms, template)
+
+    def stale(self, record: DFTResult) -> str | None:
+        return (self.emt if record.backend == "emt" else self.xtb).stale(record)
 
     def run(self, job, scratch: Path) -> dict:
         return (self.emt if isinstance(job, EMTJob) else self.xtb).run(job, scratch)

@@ -9,12 +9,18 @@ copy of the input tree. Each entry is used at most once per structure, up to `ma
    smearing (300 K), Broyden mixing (ALPHA 0.1) and added MOs; the safe (slower) path for small-gap systems.
 
 A run that hit the wall-time limit is not retried (the same input would hit it again); it is recorded as failed.
+
+`LADDER_VERSION` is a hash of this module's code: each CP2K record carries it, and a cached failure made with
+another ladder is computed again (engine.py).
 """
 
 from __future__ import annotations
 
+import ast
 import copy
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from vimpnn.dft.templates import get_path, set_path
@@ -88,3 +94,17 @@ def next_fix(outcome: Outcome, tree: dict, used: set[str]) -> tuple[str, dict] |
         if name not in used and detect(outcome, tree):
             return name, fix(tree)
     return None
+
+
+def ladder_version(source: str) -> str:
+    """16 hex digits of sha256 over a module's code without its docstrings and comments (edits of those keep it)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.unparse(tree).encode()).hexdigest()[:16]
+
+
+LADDER_VERSION = ladder_version(Path(__file__).read_text())

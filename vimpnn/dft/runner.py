@@ -1,50 +1,62 @@
-"""The CP2K backend: one `cp2k.psmp` process per structure and attempt, in its own scratch directory.
+"""The CP2K backend: one `cp2k.psmp` process per structure and attempt, in a scratch directory of its own.
 
 Threads (OMP), MPI ranks and the per-attempt wall-time limit come from the settings; a failed attempt goes
 through the retry ladder of `vimpnn.dft.handlers`, and what was tried is recorded in `attempts`.
+
+The cache key is the sha256 of the rendered input, the CP2K version and the sha256 of the basis and potential
+files CP2K will read: a CP2K upgrade or an edited basis file recomputes. The retry ladder is not in the key
+(a success stays valid when the ladder changes); a cached failure is recomputed when the ladder or a limiting
+`max_retries` changed (`stale`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vimpnn.dft import handlers, templates
+from vimpnn.dft import basis, handlers, templates
+from vimpnn.dft.binary import build, find_executable
 from vimpnn.dft.parsing import ParsedOutput, parse_output
-from vimpnn.errors import DFTSetupError
+from vimpnn.dft.result import DFTResult
 
-INSTALL_HINT = "install it with `apt-get install cp2k` (Debian/Ubuntu) or set dft.executable to its path"
 SETTINGS_RECORD = ("functional", "basis_set", "potential", "cutoff", "rel_cutoff", "eps_scf",
                    "smear_temperature", "vacuum", "max_scale", "kpoint_length")
+DATA_FILE_KEYWORDS = ("force_eval/dft/basis_set_file_name", "force_eval/dft/potential_file_name")
+Attempt = tuple[ParsedOutput, handlers.Outcome, float, int | None]  # parsed output, outcome, seconds, exit status
 
 
-def find_executable(settings: dict) -> str:
-    """The CP2K binary's full path; raises before any work when it is missing."""
-    exe = settings["executable"]
-    found = shutil.which(exe)
-    if found is None:
-        raise DFTSetupError(f"CP2K executable {exe!r} not found on PATH; {INSTALL_HINT}")
-    return found
+def data_file_names(tree: dict) -> list[str]:
+    """The BASIS_SET_FILE_NAME and POTENTIAL_FILE_NAME values of an input (each may be repeated)."""
+    names = []
+    for path in DATA_FILE_KEYWORDS:
+        value = templates.get_path(tree, path, [])
+        names += [value] if isinstance(value, str) else list(value)
+    return names
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A structure ready to run: its rendered input (the cache key is the input's sha256)."""
+    """A structure ready to run: its rendered input, where CP2K finds its data files, and the cache key."""
 
-    input_hash: str
+    input_hash: str           # sha256 of the rendered input
+    cache_key: str            # sha256 of input_hash, CP2K version and data-file hashes
     rendered: templates.Rendered
+    data_dir: Path            # passed to CP2K as $CP2K_DATA_DIR
+    data_files: dict          # file name -> sha256
 
     @property
     def settings_record(self) -> dict:
         r = self.rendered
         record = {k: r.settings[k] for k in SETTINGS_RECORD}
         return record | {"kpoints": list(r.kpoints) if r.kpoints else None, "template": r.template,
-                         "template_hash": r.template_hash}
+                         "template_hash": r.template_hash, "data_files": self.data_files}
 
 
 class CP2KBackend:
@@ -53,39 +65,65 @@ class CP2KBackend:
     def __init__(self, settings: dict):
         self.settings = settings
         self.executable = find_executable(settings)
+        self.version = build(self.executable).version
 
     def prepare(self, atoms, template: str | None = None) -> Prepared:
         rendered = templates.render(atoms, self.settings, template)
-        return Prepared(rendered.input_hash, rendered)
+        root = basis.data_dir(rendered.settings)
+        files = basis.file_hashes(data_file_names(rendered.tree), root)
+        key = templates.sha256(json.dumps({"input": rendered.input_hash, "cp2k": self.version, "data_files": files},
+                                          sort_keys=True))
+        return Prepared(rendered.input_hash, key, rendered, root, files)
+
+    def stale(self, record: DFTResult) -> str | None:
+        """Why a cached record must be computed again, or None. Only failures: another retry ladder, or a
+        larger `max_retries` than the one that stopped it (a smaller one would fail the same way)."""
+        if record.status == "ok":
+            return None
+        ladder, retries = record.settings.get("ladder"), record.settings.get("max_retries")
+        if ladder != handlers.LADDER_VERSION:
+            return f"a failure under retry ladder {ladder}, now {handlers.LADDER_VERSION}"
+        now = int(self.settings["max_retries"])
+        if retries is None or (now > retries and len(record.attempts) > retries):
+            return f"a failure that stopped at max_retries {retries}, now {now}"
+        return None
 
     def run(self, job: Prepared, scratch: Path) -> dict:
-        """Attempts until one succeeds or the ladder is exhausted; the fields of a DFTResult (no system_id)."""
+        """Attempts until one succeeds or the ladder is exhausted; the fields of a DFTResult (no system_id).
+
+        The attempts run in `scratch/<cache key>-<pid>-<random>/attempt-N`, made and removed by this call only:
+        another process (or an orphaned CP2K of a killed one) never shares or deletes it.
+        """
         s = self.settings
         tree, used, attempts = job.rendered.tree, set(), []
         text, label, total = job.rendered.text, "initial", 0.0
-        while True:
-            workdir = scratch / job.input_hash / f"attempt-{len(attempts)}"
-            parsed, outcome, seconds, rc = self._attempt(text, workdir)
-            total += seconds
-            attempts.append({"step": label, "status": "ok" if outcome.ok else "failed", "reason": outcome.reason,
-                             "returncode": rc, "walltime_s": round(seconds, 3)})
-            if outcome.ok or len(attempts) > int(s["max_retries"]):
-                break
-            fix = handlers.next_fix(outcome, tree, used)
-            if fix is None:
-                break
-            label, tree = fix
-            used.add(label)
-            text = templates.generate(tree)
-        if not s["keep_scratch"]:
-            shutil.rmtree(scratch / job.input_hash, ignore_errors=True)
+        scratch.mkdir(parents=True, exist_ok=True)
+        own = Path(tempfile.mkdtemp(prefix=f"{job.cache_key}-{os.getpid()}-", dir=scratch))
+        try:
+            while True:
+                parsed, outcome, seconds, rc = self._attempt(text, own / f"attempt-{len(attempts)}", job.data_dir)
+                total += seconds
+                attempts.append({"step": label, "status": "ok" if outcome.ok else "failed",
+                                 "reason": outcome.reason, "returncode": rc, "walltime_s": round(seconds, 3)})
+                if outcome.ok or len(attempts) > int(s["max_retries"]):
+                    break
+                fix = handlers.next_fix(outcome, tree, used)
+                if fix is None:
+                    break
+                label, tree = fix
+                used.add(label)
+                text = templates.generate(tree)
+        finally:
+            if not s["keep_scratch"]:
+                shutil.rmtree(own, ignore_errors=True)
         return {
             "status": "ok" if outcome.ok else "failed",
             "energy": parsed.energy_ev if outcome.ok else None,
             "reason": None if outcome.ok else f"{outcome.reason} (after {len(attempts)} attempt(s))",
             "backend": self.name, "input_hash": job.input_hash, "scf_converged": parsed.scf_converged,
             "scf_steps": parsed.scf_steps, "walltime_s": round(total, 3), "code_version": parsed.code_version,
-            "attempts": attempts, "settings": job.settings_record,
+            "attempts": attempts, "settings": job.settings_record | {"ladder": handlers.LADDER_VERSION,
+                                                                     "max_retries": int(s["max_retries"])},
             "_cacheable": all(a["returncode"] is None or a["returncode"] >= 0 for a in attempts)
             and not outcome.walltime_exceeded,
         }
@@ -95,11 +133,10 @@ class CP2KBackend:
         ranks = int(self.settings["mpi_ranks"])
         return shlex.split(self.settings["mpi_command"].format(ranks=ranks)) + cmd if ranks > 1 else cmd
 
-    def _attempt(self, text: str, workdir: Path) -> tuple[ParsedOutput, handlers.Outcome, float, int | None]:
-        shutil.rmtree(workdir, ignore_errors=True)  # cp2k appends to an existing output file
-        workdir.mkdir(parents=True)
+    def _attempt(self, text: str, workdir: Path, data_dir: Path) -> Attempt:
+        workdir.mkdir()
         (workdir / "vimpnn.inp").write_text(text)
-        env = os.environ | {"OMP_NUM_THREADS": str(int(self.settings["omp_threads"]))}
+        env = os.environ | {"OMP_NUM_THREADS": str(int(self.settings["omp_threads"])), "CP2K_DATA_DIR": str(data_dir)}
         limit = float(self.settings["walltime_s"])
         t0 = time.perf_counter()
         with open(workdir / "stdout.txt", "w") as log:

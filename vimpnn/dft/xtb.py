@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vimpnn.dft.result import DFTResult
 from vimpnn.dft.templates import sha256
 from vimpnn.errors import DFTSetupError
 from vimpnn.workers import pinned_pool
@@ -46,6 +47,11 @@ class XTBJob:
     pbc: tuple[bool, bool, bool]
     uhf: int                    # unpaired electrons: the electron count's parity
     params: dict                # method, accuracy, max_iterations, electronic_temperature (K)
+
+    @property
+    def cache_key(self) -> str:
+        """The input hash: it covers the method, its settings and the tblite version already."""
+        return self.input_hash
 
 
 class XTBBackend:
@@ -76,6 +82,10 @@ class XTBBackend:
             "pbc": list(job.pbc),
         }, sort_keys=True)
         return replace(job, input_hash=sha256(canonical))
+
+    def stale(self, record: DFTResult) -> str | None:
+        """Never: everything that changes a result is in the key, and an SCF failure is deterministic."""
+        return None
 
     def run(self, job: XTBJob, scratch: Path) -> dict:
         """One single point in a worker process; the fields of a DFTResult (no system_id)."""

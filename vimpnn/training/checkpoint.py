@@ -21,6 +21,9 @@ from vimpnn.models import MessagePassingModel, build_model
 from vimpnn.outputs import atomic_output
 
 
+PEER_MODEL = "schnet"  # model_name of `vimpnn train-peer` checkpoints (vimpnn.peer)
+
+
 class CheckpointError(VimpnnError, ValueError):
     """A missing or unreadable checkpoint file."""
 
@@ -43,10 +46,16 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc
 
 
+def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the model's state_dict, whose tensors share the parameters' storage: a best checkpoint kept
+    in memory (and in last.pt) must not follow later optimiser steps."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def model_state(model: MessagePassingModel, name: str, hparams: dict[str, Any], cutoff: float,
                 molecule_graph: str) -> dict[str, Any]:
     return {"model_name": name, "hparams": hparams, "cutoff": cutoff, "molecule_graph": molecule_graph,
-            "state_dict": model.state_dict()}
+            "state_dict": weights(model)}
 
 
 def graph_dataset(arrays: SystemArrays, ckpt: dict[str, Any]) -> GraphDataset:
@@ -57,6 +66,9 @@ def graph_dataset(arrays: SystemArrays, ckpt: dict[str, Any]) -> GraphDataset:
 def load_model(path: str | os.PathLike) -> tuple[MessagePassingModel, dict[str, Any]]:
     """The model of a best.pt/last.pt checkpoint (eval mode, CPU) and the checkpoint dict."""
     ckpt = load(path)
+    if ckpt.get("model_name") == PEER_MODEL:
+        raise CheckpointError(f"{path}: a SchNet run of `vimpnn train-peer`; `vimpnn evaluate` reads it, "
+                              "prediction and the ASE calculator serve MPNN/VIMPNN runs only")
     for key in ("model_name", "hparams", "state_dict", "cutoff"):
         if key not in ckpt:
             raise CheckpointError(f"{path}: field {key!r} missing; not a vimpnn checkpoint")

@@ -49,7 +49,8 @@ class DivergedError(VimpnnError, RuntimeError):
 
 
 def select_splits(arrays: SystemArrays, config: TrainConfig, source: str) -> dict[str, np.ndarray]:
-    """train/val/test indices after the size filters (max_atoms: all splits, max_train_atoms: train)."""
+    """train/val/test indices after the size filters (max_atoms: all splits, max_train_atoms: train) and the
+    training-set limit (max_train_groups: train)."""
     n_atoms = arrays.n_atoms
     out = {}
     for name in ("train", "val", "test"):
@@ -58,11 +59,26 @@ def select_splits(arrays: SystemArrays, config: TrainConfig, source: str) -> dic
             idx = idx[n_atoms[idx] <= config.max_atoms]
         if name == "train" and config.max_train_atoms is not None:
             idx = idx[n_atoms[idx] <= config.max_train_atoms]
+        if name == "train" and config.max_train_groups is not None:
+            idx = first_groups(arrays.group, idx, config.max_train_groups, source)
         out[name] = idx
     for name in ("train", "val"):
         if len(out[name]) == 0:
             raise SplitError(f"{source}: split {name!r} is empty (after max_atoms/max_train_atoms filters)")
     return out
+
+
+def first_groups(group: np.ndarray, index: np.ndarray, n: int, source: str) -> np.ndarray:
+    """The systems of `index` that belong to its first `n` groups in order of appearance.
+
+    Groups are whole molecules (all scalings) or growths, so a smaller training set never holds part of a
+    curve, and the sets of a learning curve are nested: the first 100 molecules are among the first 300."""
+    groups = group[index]
+    _, first = np.unique(groups, return_index=True)
+    ordered = groups[np.sort(first)]
+    if n > len(ordered):
+        raise SplitError(f"{source}: max_train_groups {n} exceeds the {len(ordered)} groups of the training split")
+    return index[np.isin(groups, ordered[:n])]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -121,12 +137,12 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
     last = out / "last.pt"
     best: dict[str, Any] | None = None  # the best checkpoint, also kept in last.pt: Snakemake deletes best.pt on a rerun
     if last.exists():
-        state, best = _resume(last, config, identity["data_sha256"], data, model, optimizer, scheduler,
+        state, best = resume_state(last, config, identity["data_sha256"], data, model, optimizer, scheduler,
                               restart_on_change)
-        _truncate_log(out / "log.csv", state["epoch"])
+        truncate_log(out / "log.csv", state["epoch"])
     if best is not None and not (out / "best.pt").exists():
         checkpoint.save_atomic(best, out / "best.pt")
-    _write_yaml(out / "config.yaml", {"data": data, "data_sha256": identity["data_sha256"], **config.to_dict(),
+    write_yaml(out / "config.yaml", {"data": data, "data_sha256": identity["data_sha256"], **config.to_dict(),
                                       "hparams": hparams})
 
     log.info("training %s on %s: %d train / %d val systems, %s, epochs %d..%d", config.model, data or "dataset",
@@ -153,7 +169,7 @@ def train(arrays: SystemArrays, config: TrainConfig, out_dir: str | os.PathLike,
                 state["bad_epochs"] += 1
             seconds = time.perf_counter() - t0
             state.update(epoch=epoch, wall_s=state["wall_s"] + seconds)
-            _append_log(out / "log.csv", [epoch, train_loss, val_mae, optimizer.param_groups[0]["lr"], seconds])
+            append_log(out / "log.csv", [epoch, train_loss, val_mae, optimizer.param_groups[0]["lr"], seconds])
             checkpoint.save_atomic(
                 {**checkpoint.model_state(model, config.model, hparams, *graph), **state,
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "config": config.to_dict(),
@@ -209,6 +225,12 @@ def training_elements(arrays: SystemArrays, train: np.ndarray) -> list[int]:
     return sorted(int(z) for z in np.unique(arrays.numbers[atoms]))
 
 
+def epoch_order(index: np.ndarray, seed: int, epoch: int) -> np.ndarray:
+    """`index` shuffled by a generator seeded per epoch: a resumed run sees the batches an uninterrupted one would."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return index[torch.randperm(len(index), generator=generator).numpy()]
+
+
 def train_step(model, batch: dict, optimizer, alpha: float) -> torch.Tensor:
     """One optimiser step on one batch (energy + weighted auxiliary losses); returns the loss."""
     loss = total_loss(loss_terms(model, model(batch), batch), alpha)
@@ -220,9 +242,8 @@ def train_step(model, batch: dict, optimizer, alpha: float) -> torch.Tensor:
 
 def _train_epoch(model, dataset, index, config: TrainConfig, optimizer, device, epoch: int) -> float:
     model.train()
-    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
     total, n = 0.0, 0
-    for batch in batches(dataset, index, config.batch_size, generator):
+    for batch in batches(dataset, epoch_order(index, config.seed, epoch), config.batch_size):
         batch = batch_to(batch, device)
         loss = train_step(model, batch, optimizer, config.alpha)
         k = int(batch[keys.N_ATOMS].shape[0])
@@ -230,7 +251,7 @@ def _train_epoch(model, dataset, index, config: TrainConfig, optimizer, device, 
     return total / n
 
 
-def _resume(path: Path, config: TrainConfig, data_sha256: str, data: str, model, optimizer, scheduler,
+def resume_state(path: Path, config: TrainConfig, data_sha256: str, data: str, model, optimizer, scheduler,
             restart_on_change: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Training state and best checkpoint from last.pt; a run with other settings or on other data is an error
     or a restart (then the old last.pt is kept as last.pt.replaced and its best.pt and train.json removed)."""
@@ -260,7 +281,7 @@ def _resume(path: Path, config: TrainConfig, data_sha256: str, data: str, model,
     return state, ckpt.get("best")
 
 
-def _append_log(path: Path, row: list) -> None:
+def append_log(path: Path, row: list) -> None:
     new = not path.exists()
     with writing(path), open(path, "a", newline="") as fh:
         writer = csv.writer(fh)
@@ -269,7 +290,7 @@ def _append_log(path: Path, row: list) -> None:
         writer.writerow(row)
 
 
-def _truncate_log(path: Path, epoch: int) -> None:
+def truncate_log(path: Path, epoch: int) -> None:
     """Drop rows logged after the checkpointed epoch (a kill between the log and last.pt)."""
     if not path.exists():
         return
@@ -280,6 +301,6 @@ def _truncate_log(path: Path, epoch: int) -> None:
         csv.writer(fh).writerows(kept)
 
 
-def _write_yaml(path: Path, data: dict[str, Any]) -> None:
+def write_yaml(path: Path, data: dict[str, Any]) -> None:
     with atomic_output(path) as tmp:
         tmp.write_text(yaml.safe_dump(data, sort_keys=False))

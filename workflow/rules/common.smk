@@ -7,12 +7,13 @@ import yaml
 
 from vimpnn.data.download import load_manifest
 from vimpnn.experiments import (Experiments, design, enabled_figures, figure_datasets, figure_specs, run_from_path,
-                                seeds_of, table_rows, train_arguments)
+                                seeds_of, table_rows, train_arguments, train_command)
 from vimpnn.structures.datasets import count_systems, max_scale
 
 EXPERIMENTS = Experiments.from_config(config)
 RESOURCES = EXPERIMENTS.resources
 EVALS = "results/evals"
+TRAIN_CONFIG = "results/config/train.yaml"
 RUNS = "results/runs"
 
 
@@ -90,9 +91,23 @@ def train_all_targets():
     return expand("results/runs/{path}/train.json", path=run_paths())
 
 
+def _run(wildcards):
+    return run_from_path(f"{wildcards.dataset}/{wildcards.tag}/seed{wildcards.seed}")
+
+
+def trainer_config(wildcards):
+    """The train section's file for our models; the peer follows schnetpack's recipe, not that section."""
+    return TRAIN_CONFIG if train_command(_run(wildcards).spec) == "train" else []
+
+
 def trainer_arguments(wildcards):
-    run = run_from_path(f"{wildcards.dataset}/{wildcards.tag}/seed{wildcards.seed}")
-    return train_arguments(run, EXPERIMENTS)
+    """Subcommand and arguments: `train --config FILE ...`, or `train-peer ...` with the same epoch budget."""
+    run = _run(wildcards)
+    args = train_arguments(run, EXPERIMENTS)
+    if train_command(run.spec) == "train":
+        return ["train", "--config", TRAIN_CONFIG] + args
+    epochs = config.get("train", {}).get("epochs")
+    return ["train-peer"] + args + (["--epochs", str(epochs)] if EXPERIMENTS.epochs is None and epochs else [])
 
 
 def evaluate_targets():

@@ -40,7 +40,7 @@ rule figure:
     log:
         "logs/figures/{figure}.log",
     wildcard_constraints:
-        figure="fig[3-7]|training|parity",
+        figure="fig[3-7]|training|parity|learning_curve",
     threads: 1
     resources:
         mem_mb=4000,

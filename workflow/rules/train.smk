@@ -6,7 +6,7 @@
 rule train_config:
     """The train section as a file: changing it retrains every run, changing `experiments` does not."""
     output:
-        "results/config/train.yaml",
+        TRAIN_CONFIG,
     params:
         train=config.get("train", {}),
     log:
@@ -30,10 +30,11 @@ rule experiments_config:
 
 
 rule train:
-    """Train one model; placed on a GPU node by a cluster profile, runs on the CPU when there is none."""
+    """Train one model (`vimpnn train`, or `vimpnn train-peer` for SchNet); placed on a GPU node by a cluster
+    profile, runs on the CPU when there is none."""
     input:
         data=lambda wildcards: dataset_file(wildcards.dataset),
-        config="results/config/train.yaml",
+        config=trainer_config,
     output:
         best="results/runs/{dataset}/{tag}/seed{seed}/best.pt",
         summary="results/runs/{dataset}/{tag}/seed{seed}/train.json",
@@ -52,5 +53,5 @@ rule train:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} vimpnn train --data {input.data} --config {input.config} {params.args}"
-        " --restart-on-change --out {params.out} >> {log} 2>&1"
+        "OMP_NUM_THREADS={threads} vimpnn {params.args} --data {input.data} --restart-on-change --out {params.out}"
+        " >> {log} 2>&1"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Copy the medium experiment's tables, figures and per-run metrics (not checkpoints) from results/ to here.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+out=docs/results/medium
+mkdir -p "$out/tables" "$out/figures"
+cp results/tables/*.md results/tables/*.csv "$out/tables/" 2>/dev/null || true
+for f in results/figures/*.png; do [ -e "$f" ] && cp "$f" "$out/figures/"; done
+cp results/report/report.html "$out/" 2>/dev/null || true
+python - "$out/runs.csv" <<'PY'
+"""One row per finished run: its training summary beside its test metrics."""
+import csv, json, sys
+from pathlib import Path
+
+rows = []
+for train in sorted(Path("results/runs").glob("*/*/seed*/train.json")):
+    run = train.parent.relative_to("results/runs")
+    t = json.loads(train.read_text())
+    m_path = Path("results/evals") / run / "metrics.json"
+    m = json.loads(m_path.read_text()) if m_path.exists() else {}
+    rows.append({"run": str(run), "model": t["model"], "n_train": t["n_train"], "epochs_run": t["epochs_run"],
+                 "best_epoch": t["best_epoch"], "best_val_mae_eV": f"{t['best_val_mae']:.4g}",
+                 "test_mae_eV": f"{m['mae']['mean']:.4g}" if m else "",
+                 "test_mae_meV_per_atom": f"{1000 * m['mae_per_atom']['mean']:.4g}" if m else "",
+                 "test_dsc": f"{m['dsc']['mean']:.3g}" if m and m.get("dsc") else "",
+                 "wall_time_s": f"{t['wall_time_s']:.0f}", "device": t["device"]})
+with open(sys.argv[1], "w", newline="") as fh:
+    w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["run"])
+    w.writeheader()
+    w.writerows(rows)
+print(f"{len(rows)} runs -> {sys.argv[1]}")
+PY
