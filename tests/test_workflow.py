@@ -29,7 +29,7 @@ def test_lint_is_clean(tmp_path):
 @pytest.mark.parametrize("peer", [False, True])
 def test_dry_run_trains_the_peer_only_when_enabled(tmp_path, peer):
     cfg = yaml.safe_load(open(workflow_copy(tmp_path) / "config" / "demo.yaml"))
-    shutil.copytree(ROOT / "datasets" / "release", tmp_path / "datasets" / "release")  # the demo trains on these
+    shutil.copytree(ROOT / "datasets" / "fast", tmp_path / "datasets" / "fast")  # the demo trains on these
     cfg["experiments"].update(peer=peer, tables=["table2"])
     (tmp_path / "config" / "peer.yaml").write_text(yaml.safe_dump(cfg))
     res = run_snakemake(tmp_path, "-n", "-p", "--configfile=config/peer.yaml", "results/tables/table2.md")
@@ -37,7 +37,7 @@ def test_dry_run_trains_the_peer_only_when_enabled(tmp_path, peer):
     peer_jobs = [line for line in res.stdout.splitlines() if "vimpnn train-peer" in line]
     assert len(peer_jobs) == (len(cfg["experiments"]["datasets"]) * len(cfg["experiments"]["seeds"]) if peer else 0)
     assert all("--config" not in line and "--restart-on-change" in line for line in peer_jobs)
-    assert ("results/evals/augqm9/schnet/seed0/metrics.json" in res.stdout) == peer
+    assert ("results/evals/augqm9/schnet-first50/seed0/metrics.json" in res.stdout) == peer  # demo: 50 molecules
 
 
 def test_schema_error_names_the_key(tmp_path):
