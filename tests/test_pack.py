@@ -74,8 +74,8 @@ def test_conflicting_duplicate_result_is_an_error_naming_both_lines_and_the_fiel
     sid = structures[2].info["system_id"]
     assert f"r0.jsonl: line 3 and {tmp_path / 'r1.jsonl'}: line 1: two results for {sid} differ in field 'energy'" in err
     assert "999.0" in err and not (tmp_path / "d.h5").exists()
-    # the same result twice (a rerun: other timings, other extra keys) is fine, and packed once
-    again = record(structures[2], 2, walltime_s=99.0, claimed_by="node-2")
+    # the same result twice (a rerun: other timings, extra keys, cache-key recipe) is fine, and packed once
+    again = record(structures[2], 2, walltime_s=99.0, claimed_by="node-2", input_hash="cd" * 32)
     assert main(write_inputs(tmp_path, structures, records, [again])) == 0
     assert len(read_dataset(tmp_path / "d.h5")) == len(structures)
 
@@ -121,6 +121,8 @@ def test_per_structure_provenance_round_trips(structures, tmp_path):
         assert json.loads(f["provenance/settings"].asstr()[0])["settings"]["cutoff"] == 400
         assert len(f["provenance/settings_sha256"].asstr()[0]) == 64
         assert f["systems/electronic_state_changed"][2]
+    with pytest.raises(InputFormatError, match="result 6: field 'walltime_s' is \"slow\", not a number"):
+        pack("augqm9", structures, [r | {"walltime_s": "slow"} if k == 5 else r for k, r in enumerate(records)], CONFIG)
     # provenance is not training data: other timings give the same content hash
     for r in records:
         r["walltime_s"] *= 3

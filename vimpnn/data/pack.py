@@ -25,8 +25,9 @@ from vimpnn.data.splits import make_splits
 from vimpnn.dft.handlers import STATE_CHANGING
 from vimpnn.errors import DataFileError, InputFormatError
 
-# What two records of one structure must agree on to count as the same result (timings and extra keys may differ)
-SAME_RESULT = ("status", "energy", "forces", "backend", "input_hash", "settings", "ladder_step")
+# What two records of one structure must agree on to count as the same result; timings, extra keys and the input
+# hash (a cache key, whose recipe may change between versions) may differ
+SAME_RESULT = ("status", "energy", "forces", "backend", "settings", "ladder_step")
 
 
 @dataclass(frozen=True)
@@ -165,35 +166,43 @@ def check_levels(dataset: str, lines: Sequence[ResultLine]) -> None:
                                "or pass --allow-mixed-levels")
 
 
-def provenance(records: Sequence[dict[str, Any]]) -> tuple[Provenance, np.ndarray]:
+def _number(line: ResultLine, name: str, missing: float) -> float:
+    """A numeric field of a record (`missing` when absent or null); anything else is an error naming the record."""
+    value = line.record.get(name)
+    if value is None:
+        return missing
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputFormatError(f"{line.where}: field {name!r} is {_short(value)}, not a number")
+    return value
+
+
+def provenance(lines: Sequence[ResultLine]) -> tuple[Provenance, np.ndarray]:
     """Per-system provenance of the packed records and the electronic-state flag (a STATE_CHANGING rung)."""
-    levels = [level(r) for r in records]
+    levels = [level(line.record) for line in lines]
     table = list(dict.fromkeys(levels))  # distinct levels in order of first use
     row = {t: k for k, t in enumerate(table)}
-    steps = [ladder_step(r) for r in records]
-    walltime = [r.get("walltime_s") for r in records]
+    steps = [ladder_step(line.record) for line in lines]
     prov = Provenance(
         settings=table,
         settings_index=np.array([row[t] for t in levels], dtype=np.int64),
-        input_hash=np.array([str(r.get("input_hash") or "") for r in records], dtype=object),
+        input_hash=np.array([str(line.record.get("input_hash") or "") for line in lines], dtype=object),
         ladder_step=np.array(steps, dtype=object),
-        scf_steps=np.array([UNKNOWN_SCF_STEPS if r.get("scf_steps") is None else int(r["scf_steps"])
-                            for r in records], dtype=np.int64),
-        walltime_s=np.array([np.nan if w is None else float(w) for w in walltime], dtype=np.float64),
+        scf_steps=np.array([_number(line, "scf_steps", UNKNOWN_SCF_STEPS) for line in lines], dtype=np.int64),
+        walltime_s=np.array([_number(line, "walltime_s", np.nan) for line in lines], dtype=np.float64),
     )
     return prov, np.array([step in STATE_CHANGING for step in steps], dtype=bool)
 
 
-def _forces(dataset: str, ok: Sequence, records: Sequence[dict[str, Any]]) -> np.ndarray | None:
+def _forces(ok: Sequence, lines: Sequence[ResultLine]) -> np.ndarray | None:
     """Per-atom forces (eV/Å) of every packed system in atom order, or None unless all of them have forces."""
-    forces = [r.get("forces") for r in records]
+    forces = [line.record.get("forces") for line in lines]
     if any(f is None for f in forces):
         return None
     out = []
-    for atoms, f in zip(ok, forces):
+    for atoms, f, line in zip(ok, forces, lines):
         f = np.asarray(f, dtype=np.float64)
         if f.shape != (len(atoms), 3) or not np.all(np.isfinite(f)):
-            raise InputFormatError(f"{dataset}: result for {atoms.info['system_id']}: field 'forces' has shape "
+            raise InputFormatError(f"{line.where}: result for {atoms.info['system_id']}: field 'forces' has shape "
                                    f"{f.shape} or non-finite values; expected finite ({len(atoms)}, 3)")
         out.append(f)
     return np.concatenate(out)
@@ -258,8 +267,8 @@ def pack(
     }
     bonds = BondCache()
     arrays = SystemArrays.from_atoms(ok, energies, [bonds(a) for a in ok], attrs)
-    arrays.forces = _forces(dataset, ok, records)
-    arrays.provenance, arrays.electronic_state_changed = provenance(records)
+    arrays.forces = _forces(ok, packed)
+    arrays.provenance, arrays.electronic_state_changed = provenance(packed)
     arrays.failed = failed
     growth = dataset.startswith("growth")
     lineage = np.array([a.info.get("lineage", -1) for a in ok]) if growth else None
