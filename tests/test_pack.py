@@ -146,8 +146,13 @@ def test_two_levels_are_refused_unless_allowed(structures, tmp_path, capsys):
     capsys.readouterr()
     assert main(["info", str(tmp_path / "d.h5")]) == 0
     out = capsys.readouterr().out
-    assert "level 0       (9 systems, sha256" in out and "cutoff=400" in out
-    assert "level 1       (3 systems" in out and "differs from level 0 in) cutoff=250" in out
+    assert "settings 0    (9 systems, sha256" in out and "cutoff=400" in out
+    assert "settings 1    (3 systems" in out and "differs from 0 in) cutoff=250" in out
+    # settings blocks that differ only in the retry ladder's configuration are one level: packed, both recorded
+    ladders = [record(a, k, settings={**SETTINGS, "ladder": "0123" if k < 6 else "4567", "max_retries": 3 + (k > 8)})
+               for k, a in enumerate(structures)]
+    both = pack("augqm9", structures, ladders, CONFIG).provenance
+    assert both.settings_index.tolist() == [0] * 6 + [1] * 3 + [2] * 3 and len(both.settings) == 3
     other_backend = [record(a, k, backend="xtb" if k == 5 else "cp2k") for k, a in enumerate(structures)]
     with pytest.raises(InputFormatError, match="field 'backend': \"cp2k\" vs \"xtb\""):
         pack("augqm9", structures, other_backend, CONFIG)

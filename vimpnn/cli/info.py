@@ -68,7 +68,7 @@ def _wrap(label: str, text: str) -> str:
 
 
 def _levels(a) -> None:
-    """Per-system provenance in a few lines: level 0 in full, every other level as its differences from level 0."""
+    """Per-system provenance in a few lines: settings block 0 in full, every other block as its differences."""
     from vimpnn.data.hdf5 import settings_sha256
 
     prov = a.provenance
@@ -79,8 +79,8 @@ def _levels(a) -> None:
         flat = {"backend": block["backend"], **block["settings"]}
         shown = flat if k == 0 else {key: flat.get(key) for key in sorted(set(flat) | set(base))
                                      if flat.get(key) != base.get(key)}
-        head = f"{counts[k]} systems, sha256 {settings_sha256(text)[:12]}" + ("" if k == 0 else "; differs from level 0 in")
-        print(_wrap(f"level {k}", f"({head}) {_pairs(shown)}"))
+        head = f"{counts[k]} systems, sha256 {settings_sha256(text)[:12]}" + ("" if k == 0 else "; differs from 0 in")
+        print(_wrap(f"settings {k}", f"({head}) {_pairs(shown)}"))
     steps, n = np.unique(prov.ladder_step.astype(str), return_counts=True)
     print("  ladder step   " + ", ".join(f"{step or 'not recorded'} {c}" for step, c in zip(steps, n)))
     scf = prov.scf_steps[prov.scf_steps >= 0]

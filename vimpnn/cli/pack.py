@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
                   allow_mixed_levels=args.allow_mixed_levels, source=str(args.structures))
     write_dataset(args.out, arrays)
     sizes = ", ".join(f"{k} {len(v)}" for k, v in arrays.splits.items())
-    levels = len(arrays.provenance.settings) if arrays.provenance else 1
+    blocks = len(arrays.provenance.settings)
     print(f"packed {len(arrays)} {args.dataset} systems ({sizes}; {len(arrays.failed)} failed; "
-          f"{levels} level{'s' if levels > 1 else ''} of theory; {int(arrays.state_changed.sum())} with a changed "
+          f"{blocks} settings block{'s' if blocks > 1 else ''}; {int(arrays.state_changed.sum())} with a changed "
           f"electronic state) into {args.out}")
     return 0

@@ -25,10 +25,10 @@ SYMBOLS = ("X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn F
 @dataclass
 class Provenance:
     """How each system's energy was computed (docs/hdf5.md, /provenance): one row per system, and the table of
-    the distinct levels of theory (backend + settings block, canonical JSON) the rows point into, so a file
-    says per structure which settings, input and retry-ladder rung produced its energy."""
+    the distinct settings blocks (backend + settings, canonical JSON) the rows point into, so a file says per
+    structure which settings, input and retry-ladder rung produced its energy."""
 
-    settings: list[str]  # canonical JSON {"backend": ..., "settings": {...}} of each distinct level
+    settings: list[str]  # canonical JSON {"backend": ..., "settings": {...}} of each distinct settings block
     settings_index: np.ndarray  # (n_systems,) int64, row of `settings` of each system
     input_hash: np.ndarray  # (n_systems,) str, sha256 of the DFT input (the cache key); "" when not recorded
     ladder_step: np.ndarray  # (n_systems,) str, the retry-ladder rung whose attempt gave the energy

@@ -28,6 +28,9 @@ from vimpnn.errors import DataFileError, InputFormatError
 # What two records of one structure must agree on to count as the same result; timings, extra keys and the input
 # hash (a cache key, whose recipe may change between versions) may differ
 SAME_RESULT = ("status", "energy", "forces", "backend", "settings", "ladder_step")
+# Keys of a CP2K record's settings that configure the retry ladder (its code version, its length), not the level of
+# theory: two settings blocks that differ only in them are one level
+LADDER_SETTINGS = ("ladder", "max_retries")
 
 
 @dataclass(frozen=True)
@@ -95,11 +98,11 @@ def ladder_step(record: dict[str, Any]) -> str:
     return str(attempts[-1].get("step", "")) if attempts and isinstance(attempts[-1], dict) else ""
 
 
-def level(record: dict[str, Any]) -> str:
-    """A record's level of theory as canonical JSON: its backend and settings block (the ladder rung is not part
-    of the settings: records keep it in `attempts`)."""
-    return json.dumps({"backend": record.get("backend"), "settings": record.get("settings") or {}}, sort_keys=True,
-                      default=str)
+def settings_block(record: dict[str, Any], ladder: bool = True) -> str:
+    """A record's backend and settings block as canonical JSON; without the retry-ladder keys (`ladder=False`)
+    it is the record's level of theory (the rung that gave the energy is in `attempts`, not in the settings)."""
+    settings = {k: v for k, v in (record.get("settings") or {}).items() if ladder or k not in LADDER_SETTINGS}
+    return json.dumps({"backend": record.get("backend"), "settings": settings}, sort_keys=True, default=str)
 
 
 def _field(record: dict[str, Any], name: str) -> Any:
@@ -147,20 +150,20 @@ def unique_results(structures: Sequence, results: Sequence[ResultLine], source: 
 
 
 def check_levels(dataset: str, lines: Sequence[ResultLine]) -> None:
-    """One level of theory per file: the first record whose backend or settings differ from the first is an error
-    naming both records and the field."""
+    """One level of theory per file: the first record whose backend or settings (apart from the retry-ladder keys)
+    differ from the first record's is an error naming both records and the field."""
     first = lines[0]
     for line in lines[1:]:
-        if level(line.record) == level(first.record):
+        if settings_block(line.record, ladder=False) == settings_block(first.record, ladder=False):
             continue
         a, b = first.record, line.record
         if a.get("backend") != b.get("backend"):
             what = f"field 'backend': {_short(a.get('backend'))} vs {_short(b.get('backend'))}"
         else:
             sa, sb = a.get("settings") or {}, b.get("settings") or {}
-            keys = sorted(k for k in set(sa) | set(sb) if sa.get(k) != sb.get(k))
+            keys = sorted(k for k in set(sa) | set(sb) if sa.get(k) != sb.get(k) and k not in LADDER_SETTINGS)
             what = "field 'settings': " + ", ".join(f"{k} {_short(sa.get(k))} vs {_short(sb.get(k))}" for k in keys[:3])
-        n = len({level(x.record) for x in lines})
+        n = len({settings_block(x.record, ladder=False) for x in lines})
         raise InputFormatError(f"{dataset}: {first.where} ({a['system_id']}) and {line.where} ({b['system_id']}) are "
                                f"at different levels of theory ({what}; {n} levels in all); pack one level per file, "
                                "or pass --allow-mixed-levels")
@@ -178,13 +181,13 @@ def _number(line: ResultLine, name: str, missing: float) -> float:
 
 def provenance(lines: Sequence[ResultLine]) -> tuple[Provenance, np.ndarray]:
     """Per-system provenance of the packed records and the electronic-state flag (a STATE_CHANGING rung)."""
-    levels = [level(line.record) for line in lines]
-    table = list(dict.fromkeys(levels))  # distinct levels in order of first use
+    blocks = [settings_block(line.record) for line in lines]
+    table = list(dict.fromkeys(blocks))  # distinct settings blocks in order of first use
     row = {t: k for k, t in enumerate(table)}
     steps = [ladder_step(line.record) for line in lines]
     prov = Provenance(
         settings=table,
-        settings_index=np.array([row[t] for t in levels], dtype=np.int64),
+        settings_index=np.array([row[t] for t in blocks], dtype=np.int64),
         input_hash=np.array([str(line.record.get("input_hash") or "") for line in lines], dtype=object),
         ladder_step=np.array(steps, dtype=object),
         scf_steps=np.array([_number(line, "scf_steps", UNKNOWN_SCF_STEPS) for line in lines], dtype=np.int64),
