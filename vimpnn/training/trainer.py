@@ -261,7 +261,7 @@ def resume_state(path: Path, config: TrainConfig, data_sha256: str, data: str, m
     ckpt = checkpoint.load(path)
     current = config.to_dict()
     # a key added after the checkpoint was written had its default then (the data hash catches changed data)
-    saved = {**TrainConfig().to_dict(), **ckpt.get("config", {})}
+    saved = {**type(config)().to_dict(), **ckpt.get("config", {})}
     differ = sorted(k for k in current if k != "epochs" and saved.get(k) != current[k])
     changes = [f"settings differ from the checkpoint's: {differ}"] if differ else []
     if ckpt.get("data_sha256") != data_sha256:
