@@ -96,6 +96,20 @@ def test_max_train_groups_keeps_whole_nested_groups():
         trainer.first_groups(group, index, 6, "x")
 
 
+def test_resume_of_a_run_saved_before_a_config_key_existed(arrays, tmp_path):
+    """A key added later (exclude_state_changed) compares as its default, so runs of older vimpnn still resume."""
+    import torch
+
+    config = dict(model="mpnn", **SMALL)
+    train(arrays, TrainConfig(epochs=1, **config), tmp_path)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    del state["config"]["exclude_state_changed"]
+    torch.save(state, tmp_path / "last.pt")
+    assert train(arrays, TrainConfig(epochs=2, **config), tmp_path)["epochs_run"] == 2
+    with pytest.raises(Exception, match="exclude_state_changed"):
+        train(arrays, TrainConfig(epochs=3, exclude_state_changed=False, **config), tmp_path)
+
+
 @pytest.mark.parametrize("schedule", ["plateau", "linear"])
 def test_resume_continues_exactly(arrays, tmp_path, monkeypatch, schedule):
     """plateau: a finished 2-epoch run extended to 4; linear (its ramp depends on the epoch count): a 4-epoch

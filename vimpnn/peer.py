@@ -60,6 +60,7 @@ class PeerConfig:
     max_atoms: int | None = None  # drop larger systems from every split (growth: 75)
     max_train_atoms: int | None = None  # drop larger systems from the training split only
     max_train_groups: int | None = None  # train on the first N groups (molecules, growths) only: learning curves
+    exclude_state_changed: bool = True  # drop systems whose energy came from a smearing retry rung, as TrainConfig
     device: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:

@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     max_atoms = ckpt.get("config", {}).get("max_atoms")
     if max_atoms is not None:  # the run's size filter applies to every split; max_train_atoms does not
         index = index[arrays.n_atoms[index] <= max_atoms]
+    if ckpt.get("config", {}).get("exclude_state_changed", True):  # as training did (docs/models.md)
+        index = index[~arrays.state_changed[index]]
     if len(index) == 0:
         raise EmptySplitError(f"{args.data}: split {args.split!r} has no systems"
                               + (f" with at most {max_atoms} atoms (the run's max_atoms)" if max_atoms else ""))

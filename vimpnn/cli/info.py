@@ -40,10 +40,10 @@ def run(args: argparse.Namespace) -> int:
     for key in PROVENANCE:
         if key in a.attrs:
             print(f"  {key:<13} {a.attrs[key]}")
-    settings = a.attrs.get("dft_settings")
-    if settings:
-        pairs = " ".join(f"{k}={json.dumps(v) if isinstance(v, (list, dict)) else v}" for k, v in sorted(settings.items()))
-        print(textwrap.fill(pairs, width=WIDTH, initial_indent="  dft_settings  ", subsequent_indent=" " * 16))
+    if a.provenance is not None:
+        _levels(a)
+    elif a.attrs.get("dft_settings"):
+        print(_wrap("dft_settings", _pairs(a.attrs["dft_settings"])))
     refs = a.attrs.get("reference_energies") or {}
     if refs.get("energies") or refs.get("failed"):
         energies = sorted(refs.get("energies", {}).items(), key=lambda kv: atomic_numbers.get(kv[0], 0))
@@ -57,3 +57,38 @@ def run(args: argparse.Namespace) -> int:
     if imported:
         print(f"  imported from {imported.get('file')} ({imported.get('bonds')}; {imported.get('splits')})")
     return 0
+
+
+def _pairs(settings: dict) -> str:
+    return " ".join(f"{k}={json.dumps(v) if isinstance(v, (list, dict)) else v}" for k, v in sorted(settings.items()))
+
+
+def _wrap(label: str, text: str) -> str:
+    return textwrap.fill(text, width=WIDTH, initial_indent=f"  {label:<13} ", subsequent_indent=" " * 16)
+
+
+def _levels(a) -> None:
+    """Per-system provenance in a few lines: settings block 0 in full, every other block as its differences."""
+    from vimpnn.data.hdf5 import settings_sha256
+
+    prov = a.provenance
+    counts = np.bincount(prov.settings_index, minlength=len(prov.settings))
+    blocks = [json.loads(t) for t in prov.settings]
+    base = {"backend": blocks[0]["backend"], **blocks[0]["settings"]}
+    for k, (block, text) in enumerate(zip(blocks, prov.settings)):
+        flat = {"backend": block["backend"], **block["settings"]}
+        shown = flat if k == 0 else {key: flat.get(key) for key in sorted(set(flat) | set(base))
+                                     if flat.get(key) != base.get(key)}
+        head = f"{counts[k]} systems, sha256 {settings_sha256(text)[:12]}" + ("" if k == 0 else "; differs from 0 in")
+        print(_wrap(f"settings {k}", f"({head}) {_pairs(shown)}"))
+    steps, n = np.unique(prov.ladder_step.astype(str), return_counts=True)
+    print("  ladder step   " + ", ".join(f"{step or 'not recorded'} {c}" for step, c in zip(steps, n)))
+    scf = prov.scf_steps[prov.scf_steps >= 0]
+    if len(scf):
+        print(f"  scf steps     {scf.min()} .. {scf.max()} (median {np.median(scf):g})")
+    wall = prov.walltime_s[np.isfinite(prov.walltime_s)]
+    if len(wall):
+        print(f"  wall time     {wall.sum():.1f} s in all, {wall.max():.1f} s at most")
+    flagged = int(a.state_changed.sum())
+    print(f"  state changed {flagged} of {len(a)} systems (energy from a smearing rung of the retry ladder; "
+          "left out of training by default)")

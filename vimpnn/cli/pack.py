@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="YAML config the structures were built with (splits, provenance)")
     parser.add_argument("--refs", help="isolated-atom reference energies (JSON written by `vimpnn dft-refs`)")
     parser.add_argument("--out", required=True, help="output HDF5 file")
+    parser.add_argument("--allow-mixed-levels", action="store_true",
+                        help="pack systems computed at different levels of theory (backends or settings blocks) "
+                             "into one file; each system's level is in /provenance (docs/hdf5.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,8 +34,12 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, json.JSONDecodeError) as exc:
             raise InputFormatError(f"{args.refs}: cannot read reference energies ({exc})") from None
     config = load_checked(args.config, require=SECTIONS[args.dataset])
-    arrays = pack(args.dataset, read_structures(args.structures), read_results(args.results), config, refs)
+    arrays = pack(args.dataset, read_structures(args.structures), read_results(args.results), config, refs,
+                  allow_mixed_levels=args.allow_mixed_levels, source=str(args.structures))
     write_dataset(args.out, arrays)
     sizes = ", ".join(f"{k} {len(v)}" for k, v in arrays.splits.items())
-    print(f"packed {len(arrays)} {args.dataset} systems ({sizes}; {len(arrays.failed)} failed) into {args.out}")
+    blocks = len(arrays.provenance.settings)
+    print(f"packed {len(arrays)} {args.dataset} systems ({sizes}; {len(arrays.failed)} failed; "
+          f"{blocks} settings block{'s' if blocks > 1 else ''}; {int(arrays.state_changed.sum())} with a changed "
+          f"electronic state) into {args.out}")
     return 0

@@ -16,9 +16,29 @@ if TYPE_CHECKING:
     from ase import Atoms
 
 SPLIT_NAMES = ("train", "val", "test")
+UNKNOWN_SCF_STEPS = -1  # /provenance/scf_steps of backends without an SCF count (EMT) or records without one
 # Chemical symbols up to Kr, so training and evaluation read reference energies and formulas without ASE.
 SYMBOLS = ("X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br "
            "Kr").split()
+
+
+@dataclass
+class Provenance:
+    """How each system's energy was computed (docs/hdf5.md, /provenance): one row per system, and the table of
+    the distinct settings blocks (backend + settings, canonical JSON) the rows point into, so a file says per
+    structure which settings, input and retry-ladder rung produced its energy."""
+
+    settings: list[str]  # canonical JSON {"backend": ..., "settings": {...}} of each distinct settings block
+    settings_index: np.ndarray  # (n_systems,) int64, row of `settings` of each system
+    input_hash: np.ndarray  # (n_systems,) str, sha256 of the DFT input (the cache key); "" when not recorded
+    ladder_step: np.ndarray  # (n_systems,) str, the retry-ladder rung whose attempt gave the energy
+    scf_steps: np.ndarray  # (n_systems,) int64, SCF iterations of that attempt; UNKNOWN_SCF_STEPS when none
+    walltime_s: np.ndarray  # (n_systems,) float64, seconds of all attempts; NaN when not recorded
+
+    def take(self, index: np.ndarray) -> "Provenance":
+        """Rows `index`, the settings table unchanged (indices stay valid)."""
+        return Provenance(self.settings, self.settings_index[index], self.input_hash[index],
+                          self.ladder_step[index], self.scf_steps[index], self.walltime_s[index])
 
 
 @dataclass
@@ -40,6 +60,16 @@ class SystemArrays:
     system_id: np.ndarray | None = None  # (n_systems,) str, the structures file's ids (provenance)
     failed: list[dict[str, str]] = field(default_factory=list)  # {"system_id", "reason"}: excluded systems
     forces: np.ndarray | None = None  # (n_atoms_total, 3) float64, eV/Å, -dE/dR; None unless every system has them
+    provenance: Provenance | None = None  # per-system DFT provenance; None in schema-1 and imported files
+    electronic_state_changed: np.ndarray | None = None  # (n_systems,) bool: energy from a smearing retry rung
+
+    @property
+    def state_changed(self) -> np.ndarray:
+        """(n_systems,) bool, True where the energy belongs to another electronic state than the rest of the file
+        (docs/hdf5.md); all False for files that do not record it."""
+        if self.electronic_state_changed is None:
+            return np.zeros(len(self), dtype=bool)
+        return self.electronic_state_changed
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -57,7 +87,7 @@ class SystemArrays:
 
     def atoms(self, i: int) -> "Atoms":
         """System `i` as ASE Atoms with its energy and forces (SinglePointCalculator) and metadata in `info`
-        (group, source_id, scale, system_id, and its bond table as bond_pairs (n, 2) and bond_types (n,))."""
+        (group, source_id, scale, system_id, electronic_state_changed where recorded, and its bond table as bond_pairs (n, 2) and bond_types (n,))."""
         from ase import Atoms
         from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -69,6 +99,8 @@ class SystemArrays:
         out.info.update(bond_pairs=self.bond_pairs[bsl].copy(), bond_types=self.bond_type[bsl].copy())
         if self.system_id is not None:
             out.info["system_id"] = str(self.system_id[i])
+        if self.electronic_state_changed is not None:
+            out.info["electronic_state_changed"] = bool(self.electronic_state_changed[i])
         forces = None if self.forces is None else self.forces[sl]
         out.calc = SinglePointCalculator(out, energy=float(self.energy[i]), forces=forces)
         return out
@@ -129,6 +161,9 @@ class SystemArrays:
             attrs=dict(self.attrs),
             system_id=None if self.system_id is None else self.system_id[index],
             forces=None if self.forces is None else self.forces[atom_idx],
+            provenance=None if self.provenance is None else self.provenance.take(index),
+            electronic_state_changed=None if self.electronic_state_changed is None
+            else self.electronic_state_changed[index],
         )
 
 

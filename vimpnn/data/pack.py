@@ -1,7 +1,9 @@
 """Packing: structures + DFT results -> one HDF5 dataset with bonds, splits and provenance.
 
 This is where the CPU-side tools (ASE, RDKit) are used for the last time: bond types are perceived
-here on the reference geometry and stored, so training needs neither.
+here on the reference geometry and stored, so training needs neither. It is also the last point where inputs
+that do not belong together can be told apart, so pack refuses them (one line naming the file, record and
+field) rather than let the last record win, and it stores each structure's DFT provenance (docs/hdf5.md).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as _dt
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -17,14 +20,31 @@ import numpy as np
 
 from vimpnn import __version__
 from vimpnn.bonds import perceive_bonds, reference_geometry
-from vimpnn.data.arrays import SystemArrays
+from vimpnn.data.arrays import UNKNOWN_SCF_STEPS, Provenance, SystemArrays
 from vimpnn.data.splits import make_splits
+from vimpnn.dft.handlers import STATE_CHANGING
 from vimpnn.errors import DataFileError, InputFormatError
 
+# What two records of one structure must agree on to count as the same result; timings, extra keys and the input
+# hash (a cache key, whose recipe may change between versions) may differ
+SAME_RESULT = ("status", "energy", "forces", "backend", "settings", "ladder_step")
+# Keys of a CP2K record's settings that configure the retry ladder (its code version, its length), not the level of
+# theory: two settings blocks that differ only in them are one level
+LADDER_SETTINGS = ("ladder", "max_retries")
 
-def read_results(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
-    """DFT result records (JSON lines) from every chunk file, in order."""
-    records = []
+
+@dataclass(frozen=True)
+class ResultLine:
+    """One DFT result record and where it was read (`file: line n`), so an error can point at it."""
+
+    record: dict[str, Any]
+    where: str
+
+
+def read_results(paths: Iterable[str | os.PathLike]) -> list[ResultLine]:
+    """DFT result records (JSON lines) from every chunk file, in order; records may carry keys beyond
+    docs/architecture.md's, which pack ignores."""
+    lines = []
     for path in paths:
         path = Path(path)
         if not path.exists():
@@ -36,11 +56,13 @@ def read_results(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputFormatError(f"{path}: line {lineno}: not JSON ({exc.msg})") from None
+            if not isinstance(rec, dict):
+                raise InputFormatError(f"{path}: line {lineno}: not a JSON object")
             for key in ("system_id", "status"):
                 if key not in rec:
                     raise InputFormatError(f"{path}: line {lineno}: record has no field {key!r}")
-            records.append(rec)
-    return records
+            lines.append(ResultLine(rec, f"{path}: line {lineno}"))
+    return lines
 
 
 def _git_commit() -> str:
@@ -70,16 +92,120 @@ class BondCache:
         return pairs, types
 
 
-def _forces(dataset: str, ok: Sequence, by_id: dict[str, dict[str, Any]]) -> np.ndarray | None:
+def ladder_step(record: dict[str, Any]) -> str:
+    """The retry-ladder rung of a record's last attempt (the one that gave its energy); "" when not recorded."""
+    attempts = record.get("attempts") or []
+    return str(attempts[-1].get("step", "")) if attempts and isinstance(attempts[-1], dict) else ""
+
+
+def settings_block(record: dict[str, Any], ladder: bool = True) -> str:
+    """A record's backend and settings block as canonical JSON; without the retry-ladder keys (`ladder=False`)
+    it is the record's level of theory (the rung that gave the energy is in `attempts`, not in the settings)."""
+    settings = {k: v for k, v in (record.get("settings") or {}).items() if ladder or k not in LADDER_SETTINGS}
+    return json.dumps({"backend": record.get("backend"), "settings": settings}, sort_keys=True, default=str)
+
+
+def _field(record: dict[str, Any], name: str) -> Any:
+    return ladder_step(record) if name == "ladder_step" else record.get(name)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_structures(dataset: str, structures: Sequence, source: str) -> None:
+    """Every frame belongs to `dataset` (its `dataset` info key, written by `vimpnn structures`) and has its own
+    system_id; `source` names the structures file in the error."""
+    first: dict[str, int] = {}
+    for k, atoms in enumerate(structures):
+        sid = str(atoms.info["system_id"])
+        tag = atoms.info.get("dataset")
+        if tag != dataset:
+            found = "has no field 'dataset'" if tag is None else f"field 'dataset' is {tag!r}"
+            raise InputFormatError(f"{source}: frame {k} ({sid}): {found}, not {dataset!r}; pack the structures "
+                                   f"file of this dataset (vimpnn structures --dataset {dataset})")
+        if sid in first:
+            raise InputFormatError(f"{source}: frames {first[sid]} and {k}: field 'system_id' {sid!r} is not unique")
+        first[sid] = k
+
+
+def unique_results(structures: Sequence, results: Sequence[ResultLine], source: str) -> dict[str, ResultLine]:
+    """One result per structure: records of the same system_id must agree on SAME_RESULT (then the first is
+    kept), and every record must belong to a structure of `source`."""
+    ids = {str(a.info["system_id"]) for a in structures}
+    by_id: dict[str, ResultLine] = {}
+    for line in results:
+        sid = str(line.record["system_id"])
+        if sid not in ids:
+            raise InputFormatError(f"{line.where}: field 'system_id' {sid!r} is not a structure of {source}; "
+                                   "these results belong to other structures")
+        kept = by_id.setdefault(sid, line)
+        for name in SAME_RESULT:
+            a, b = _field(kept.record, name), _field(line.record, name)
+            if a != b:
+                raise InputFormatError(f"{kept.where} and {line.where}: two results for {sid} differ in field "
+                                       f"{name!r} ({_short(a)} vs {_short(b)}); remove the stale one")
+    return by_id
+
+
+def check_levels(dataset: str, lines: Sequence[ResultLine]) -> None:
+    """One level of theory per file: the first record whose backend or settings (apart from the retry-ladder keys)
+    differ from the first record's is an error naming both records and the field."""
+    first = lines[0]
+    for line in lines[1:]:
+        if settings_block(line.record, ladder=False) == settings_block(first.record, ladder=False):
+            continue
+        a, b = first.record, line.record
+        if a.get("backend") != b.get("backend"):
+            what = f"field 'backend': {_short(a.get('backend'))} vs {_short(b.get('backend'))}"
+        else:
+            sa, sb = a.get("settings") or {}, b.get("settings") or {}
+            keys = sorted(k for k in set(sa) | set(sb) if sa.get(k) != sb.get(k) and k not in LADDER_SETTINGS)
+            what = "field 'settings': " + ", ".join(f"{k} {_short(sa.get(k))} vs {_short(sb.get(k))}" for k in keys[:3])
+        n = len({settings_block(x.record, ladder=False) for x in lines})
+        raise InputFormatError(f"{dataset}: {first.where} ({a['system_id']}) and {line.where} ({b['system_id']}) are "
+                               f"at different levels of theory ({what}; {n} levels in all); pack one level per file, "
+                               "or pass --allow-mixed-levels")
+
+
+def _number(line: ResultLine, name: str, missing: float) -> float:
+    """A numeric field of a record (`missing` when absent or null); anything else is an error naming the record."""
+    value = line.record.get(name)
+    if value is None:
+        return missing
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputFormatError(f"{line.where}: field {name!r} is {_short(value)}, not a number")
+    return value
+
+
+def provenance(lines: Sequence[ResultLine]) -> tuple[Provenance, np.ndarray]:
+    """Per-system provenance of the packed records and the electronic-state flag (a STATE_CHANGING rung)."""
+    blocks = [settings_block(line.record) for line in lines]
+    table = list(dict.fromkeys(blocks))  # distinct settings blocks in order of first use
+    row = {t: k for k, t in enumerate(table)}
+    steps = [ladder_step(line.record) for line in lines]
+    prov = Provenance(
+        settings=table,
+        settings_index=np.array([row[t] for t in blocks], dtype=np.int64),
+        input_hash=np.array([str(line.record.get("input_hash") or "") for line in lines], dtype=object),
+        ladder_step=np.array(steps, dtype=object),
+        scf_steps=np.array([_number(line, "scf_steps", UNKNOWN_SCF_STEPS) for line in lines], dtype=np.int64),
+        walltime_s=np.array([_number(line, "walltime_s", np.nan) for line in lines], dtype=np.float64),
+    )
+    return prov, np.array([step in STATE_CHANGING for step in steps], dtype=bool)
+
+
+def _forces(ok: Sequence, lines: Sequence[ResultLine]) -> np.ndarray | None:
     """Per-atom forces (eV/Å) of every packed system in atom order, or None unless all of them have forces."""
-    records = [by_id[a.info["system_id"]].get("forces") for a in ok]
-    if any(f is None for f in records):
+    forces = [line.record.get("forces") for line in lines]
+    if any(f is None for f in forces):
         return None
     out = []
-    for atoms, f in zip(ok, records):
+    for atoms, f, line in zip(ok, forces, lines):
         f = np.asarray(f, dtype=np.float64)
         if f.shape != (len(atoms), 3) or not np.all(np.isfinite(f)):
-            raise InputFormatError(f"{dataset}: result for {atoms.info['system_id']}: field 'forces' has shape "
+            raise InputFormatError(f"{line.where}: result for {atoms.info['system_id']}: field 'forces' has shape "
                                    f"{f.shape} or non-finite values; expected finite ({len(atoms)}, 3)")
         out.append(f)
     return np.concatenate(out)
@@ -88,42 +214,53 @@ def _forces(dataset: str, ok: Sequence, by_id: dict[str, dict[str, Any]]) -> np.
 def pack(
     dataset: str,
     structures: Sequence,
-    results: Sequence[dict[str, Any]],
+    results: Sequence[ResultLine | dict[str, Any]],
     config: dict,
     reference_energies: dict[str, Any] | None = None,
+    *,
+    allow_mixed_levels: bool = False,
+    source: str = "structures",
 ) -> SystemArrays:
-    """Join structures and results by system_id; failed structures go to `failed`, never to the systems."""
-    by_id = {r["system_id"]: r for r in results}
+    """Join structures and results by system_id; failed structures go to `failed`, never to the systems.
+
+    Inputs that do not belong together are refused: frames of another dataset, repeated system_ids, two different
+    results for one structure, results of structures not in `source` (the structures file), and, unless
+    `allow_mixed_levels`, systems at different levels of theory.
+    """
+    lines = [r if isinstance(r, ResultLine) else ResultLine(r, f"result {k + 1}") for k, r in enumerate(results)]
+    check_structures(dataset, structures, source)
+    by_id = unique_results(structures, lines, source)
     missing = [a.info["system_id"] for a in structures if a.info["system_id"] not in by_id]
     if missing:
         raise InputFormatError(
             f"{dataset}: {len(missing)} structures have no DFT result (first: {missing[0]}); rerun the DFT step"
         )
-    backends = sorted({str(by_id[a.info["system_id"]].get("backend")) for a in structures})
-    if len(backends) > 1:
-        raise InputFormatError(f"{dataset}: results from several DFT backends {backends}; never mix them in one dataset")
-    ok = [a for a in structures if by_id[a.info["system_id"]]["status"] == "ok"]
+    ok = [a for a in structures if by_id[a.info["system_id"]].record["status"] == "ok"]
     failed = [
-        {"system_id": a.info["system_id"], "reason": str(by_id[a.info["system_id"]].get("reason") or "unknown")}
+        {"system_id": a.info["system_id"], "reason": str(by_id[a.info["system_id"]].record.get("reason") or "unknown")}
         for a in structures
-        if by_id[a.info["system_id"]]["status"] != "ok"
+        if by_id[a.info["system_id"]].record["status"] != "ok"
     ]
     if not ok:
         reasons = sorted({f["reason"] for f in failed})[:3]
         raise DataFileError(f"{dataset}: all {len(structures)} DFT calculations failed ({'; '.join(reasons)}); nothing to pack")
+    packed = [by_id[a.info["system_id"]] for a in ok]
+    if not allow_mixed_levels:
+        check_levels(dataset, packed)
     energies = []
-    for a in ok:
-        e = by_id[a.info["system_id"]].get("energy")
-        if e is None or not np.isfinite(e):
-            raise InputFormatError(f"{dataset}: result for {a.info['system_id']} has status ok but energy {e!r}")
+    for line in packed:
+        e = line.record.get("energy")
+        if not isinstance(e, (int, float)) or not np.isfinite(e):
+            raise InputFormatError(f"{line.where}: result for {line.record['system_id']} has status ok but field "
+                                   f"'energy' is {e!r}")
         energies.append(float(e))
-    bonds = BondCache()
-    first = by_id[ok[0].info["system_id"]]
+    records = [line.record for line in packed]
+    backends = sorted({str(r.get("backend")) for r in records})
     attrs = {
         "dataset": dataset,
-        "dft_backend": backends[0],
-        "dft_settings": first.get("settings", {}),
-        "code_version": sorted({str(by_id[a.info["system_id"]].get("code_version")) for a in ok}),
+        "dft_backend": "+".join(backends),
+        "dft_settings": records[0].get("settings", {}),
+        "code_version": sorted({str(r.get("code_version")) for r in records}),
         "reference_energies": reference_energies or {},
         "vimpnn_version": __version__,
         "git_commit": _git_commit(),
@@ -131,8 +268,10 @@ def pack(
         "config": config,
         "n_failed": len(failed),
     }
+    bonds = BondCache()
     arrays = SystemArrays.from_atoms(ok, energies, [bonds(a) for a in ok], attrs)
-    arrays.forces = _forces(dataset, ok, by_id)
+    arrays.forces = _forces(ok, packed)
+    arrays.provenance, arrays.electronic_state_changed = provenance(packed)
     arrays.failed = failed
     growth = dataset.startswith("growth")
     lineage = np.array([a.info.get("lineage", -1) for a in ok]) if growth else None

@@ -86,6 +86,10 @@ HANDLERS: list[Handler] = [
     ("smaller_mixing", _has_mixing, _smaller_mixing),
     ("diagonalisation_smearing", _uses_ot, _diagonalisation_smearing),
 ]
+# Rungs whose energy belongs to another electronic state than the initial input's: smearing gives fractional
+# occupations and frees the UKS moment, so the energy does not sit on the same curve as its neighbours'.
+# `vimpnn pack` flags the structures they rescued (/systems/electronic_state_changed), and training leaves them out.
+STATE_CHANGING = frozenset({"diagonalisation_smearing"})
 
 
 def next_fix(outcome: Outcome, tree: dict, used: set[str]) -> tuple[str, dict] | None:

@@ -51,6 +51,7 @@ class TrainConfig:
     max_atoms: int | None = None  # drop larger systems from every split (paper growth: 75)
     max_train_atoms: int | None = None  # drop larger systems from the training split only (Fig 6: 25)
     max_train_groups: int | None = None  # train on the first N groups (molecules, growths) only: learning curves
+    exclude_state_changed: bool = True  # drop systems whose energy came from a smearing retry rung (every split)
     device: str = "auto"  # auto: cuda when available, else cpu
 
     def __post_init__(self) -> None:

@@ -49,14 +49,16 @@ class DivergedError(VimpnnError, RuntimeError):
 
 
 def select_splits(arrays: SystemArrays, config: TrainConfig, source: str) -> dict[str, np.ndarray]:
-    """train/val/test indices after the size filters (max_atoms: all splits, max_train_atoms: train) and the
-    training-set limit (max_train_groups: train)."""
+    """train/val/test indices after the filters (max_atoms and exclude_state_changed: all splits,
+    max_train_atoms: train) and the training-set limit (max_train_groups: train)."""
     n_atoms = arrays.n_atoms
     out = {}
     for name in ("train", "val", "test"):
         idx = np.asarray(arrays.splits.get(name, np.zeros(0, np.int64)), dtype=np.int64)
         if config.max_atoms is not None:
             idx = idx[n_atoms[idx] <= config.max_atoms]
+        if config.exclude_state_changed:
+            idx = idx[~arrays.state_changed[idx]]
         if name == "train" and config.max_train_atoms is not None:
             idx = idx[n_atoms[idx] <= config.max_train_atoms]
         if name == "train" and config.max_train_groups is not None:
@@ -64,7 +66,8 @@ def select_splits(arrays: SystemArrays, config: TrainConfig, source: str) -> dic
         out[name] = idx
     for name in ("train", "val"):
         if len(out[name]) == 0:
-            raise SplitError(f"{source}: split {name!r} is empty (after max_atoms/max_train_atoms filters)")
+            raise SplitError(f"{source}: split {name!r} is empty (after the max_atoms/max_train_atoms/"
+                             "exclude_state_changed filters)")
     return out
 
 
@@ -256,8 +259,9 @@ def resume_state(path: Path, config: TrainConfig, data_sha256: str, data: str, m
     """Training state and best checkpoint from last.pt; a run with other settings or on other data is an error
     or a restart (then the old last.pt is kept as last.pt.replaced and its best.pt and train.json removed)."""
     ckpt = checkpoint.load(path)
-    saved = dict(ckpt.get("config", {}))
     current = config.to_dict()
+    # a key added after the checkpoint was written had its default then (the data hash catches changed data)
+    saved = {**type(config)().to_dict(), **ckpt.get("config", {})}
     differ = sorted(k for k in current if k != "epochs" and saved.get(k) != current[k])
     changes = [f"settings differ from the checkpoint's: {differ}"] if differ else []
     if ckpt.get("data_sha256") != data_sha256:
