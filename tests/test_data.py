@@ -9,6 +9,7 @@ from vimpnn.cli.main import main
 from vimpnn.config import load_config
 from vimpnn.data.hdf5 import read_dataset, write_dataset
 from vimpnn.data.pack import pack, read_results
+from vimpnn.data.rewrite import main as rewrite_main
 from vimpnn.data.splits import split_by_group, split_lattice_scan
 from vimpnn.errors import DataFileError, InputFormatError
 from vimpnn.structures.datasets import build
@@ -268,3 +269,57 @@ def test_forces_of_the_wrong_shape_in_a_file_are_a_clear_error(tmp_path):
     write_dataset(tmp_path / "bad.h5", arrays)
     with pytest.raises(DataFileError, match=r"bad.h5: /atoms/forces must be finite with the shape of /atoms/positions"):
         read_dataset(tmp_path / "bad.h5")
+
+
+def _without_integrity(src, dst):
+    """A copy of `src` as files were written before checksums existed: no filters, no content_sha256."""
+    with h5py.File(src, "r") as f, h5py.File(dst, "w") as g:
+        for name in _datasets(f):
+            g.create_dataset(name, data=f[name][()], dtype=f[name].dtype)
+        for key in f.attrs:
+            if key != "content_sha256":
+                g.attrs.create(key, f.attrs[key], dtype=f.attrs.get_id(key).dtype)
+        g.attrs["schema_version"] = 1
+
+
+def _raw(path):
+    """Every attribute (value and HDF5 type) and dataset (dtype, shape, bytes) of a file, as stored."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        for key in f.attrs:
+            out[f"@{key}"] = (f.attrs.get_id(key).dtype, f.attrs[key])
+        for name in _datasets(f):
+            out[name] = (f[name].dtype, f[name].shape, f[name][()].tolist())
+    return out
+
+
+def _datasets(f):
+    names = []
+    f.visititems(lambda name, o: names.append(name) if isinstance(o, h5py.Dataset) else None)
+    return names
+
+
+def test_rewrite_adds_checksums_and_keeps_every_array_and_attribute(tmp_path, capsys):
+    """Issue 15.6: the shipped files had no integrity data; rewriting one keeps it bit for bit and adds checks."""
+    structures = build("augqm9", {**CONFIG, "qm9": {"source": "shipped", "n_molecules": 3}})
+    write_dataset(tmp_path / "new.h5", pack("augqm9", structures, _fake_results(structures), CONFIG, {"H": -13.6}))
+    _without_integrity(tmp_path / "new.h5", tmp_path / "old.h5")
+    assert main(["info", str(tmp_path / "old.h5")]) == 0
+    warned = capsys.readouterr().err.strip().splitlines()
+    assert len(warned) == 1 and "old.h5: no checksums: written by vimpnn" in warned[0]
+    assert "corruption cannot be detected" in warned[0]
+    old = read_dataset(tmp_path / "old.h5")
+    assert rewrite_main([str(tmp_path / "old.h5"), str(tmp_path / "re.h5")]) == 0
+    before, after = _raw(tmp_path / "old.h5"), _raw(tmp_path / "re.h5")
+    assert after.pop("@content_sha256")[1] == old.attrs["content_sha256"]
+    assert repr(after) == repr(before) and after["@schema_version"][1] == 1
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "re.h5")]) == 0
+    assert "checksums" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "datasets").glob("*/*.h5")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_shipped_files_carry_checksums(path):
+    """A flipped byte in a shipped file's energies is an error, not a training target."""
+    with h5py.File(path, "r") as f:
+        assert "content_sha256" in f.attrs and f["systems/energy"].fletcher32

@@ -153,3 +153,28 @@ def test_shipped_files_match_their_manifest(manifest):
         if "fast" in manifest:
             assert data.attrs["dft_backend"] == ("xtb" if name == "augqm9.h5" else "emt")
             assert data.forces is not None and data.forces.shape == data.positions.shape
+
+
+def test_local_copy_onto_a_full_disk_names_the_part_file(tmp_path):
+    """Issue 15.1: a file:// or relative-path source onto a full disk said `file:///...: cannot read (...)`:
+    shutil.copyfile names the source in its write errors too. Full disk: a file-size limit below the file's size."""
+    import resource
+    import signal
+
+    from vimpnn.errors import OutputError
+
+    (tmp_path / "release").mkdir()
+    (tmp_path / "release" / "x.h5").write_bytes(PAYLOAD)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(PAYLOAD) // 2, hard))
+    try:
+        with pytest.raises(OutputError) as exc:
+            download(_entry("release/x.h5"), tmp_path / "got" / "x.h5", tmp_path, progress=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old)
+    assert str(exc.value) == f"{tmp_path / 'got' / 'x.h5.part'}: cannot write (File too large)"
+    assert not any((tmp_path / "got").iterdir())
+    with pytest.raises(DownloadError, match=r"missing\.h5: cannot read \(No such file or directory\)"):
+        download(_entry("release/missing.h5"), tmp_path / "got" / "x.h5", tmp_path, progress=False)

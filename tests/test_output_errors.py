@@ -1,4 +1,4 @@
-"""Issue 14.7: an unwritable output folder or a full disk is one line naming the path, with no `.tmp` left behind;
+"""Issues 14.7, 15.4: an unwritable output folder or a full disk is one line naming the path, with no `.tmp` left behind;
 evaluating a model on elements it never saw in training is an error naming them.
 
 A full disk is simulated with a file-size limit (RLIMIT_FSIZE): the kernel then fails every write that grows a
@@ -42,7 +42,9 @@ def inputs(tmp_path_factory):
                  "--no-progress"]) == 0
     assert main(["dft-refs", "--elements", "Al,Cu", "--backend", "emt", "--cache", str(tmp / "cache"),
                  "--out", str(tmp / "refs.json")]) == 0
-    write_dataset(d, emt_arrays(12))
+    arrays = emt_arrays(12)
+    arrays.system_id = np.array([f"emt-{k}" for k in range(len(arrays))], dtype=object)  # ASE db: ids not numbers
+    write_dataset(d, arrays)
     (tmp / "train.yaml").write_text(yaml.safe_dump(SMALL))
     assert main(["train", "--data", str(d), "--out", str(run), "--model", "mpnn", "--epochs", "1",
                  "--config", str(tmp / "train.yaml")]) == 0
@@ -70,6 +72,12 @@ WRITERS = {
     "evaluate": (["evaluate", "--run", "{run}", "--data", "{d}", "--out", "{out}/eval"], "eval"),
     "download": (["download", "--manifest", "{manifest}", "--name", "x.h5", "--out", "{out}/x.h5", "--no-progress"],
                  "x.h5"),
+    "predict-csv": (["predict", "--run", "{run}", "--in", "{d}", "--out", "{out}/p.csv", "--device", "cpu"], "p"),
+    "predict-extxyz": (["predict", "--run", "{run}", "--in", "{d}", "--out", "{out}/p.extxyz", "--device", "cpu"],
+                       "p.extxyz"),
+    "export-extxyz": (["export", "{d}", "--format", "extxyz", "--out", "{out}/e.extxyz"], "e.extxyz"),
+    "export-ase-db": (["export", "{d}", "--format", "ase-db", "--out", "{out}/e.db"], "e"),
+    "export-mace": (["export", "{d}", "--format", "mace", "--out", "{out}/mace"], "mace"),
 }
 
 
@@ -92,11 +100,11 @@ def test_write_error_is_one_line_naming_the_path_and_leaves_no_tmp(command, fail
     # progress lines (`<date> <time> INFO ...`) may come first; the error itself is one line, no traceback
     err = [line for line in capsys.readouterr().err.strip().splitlines() if " INFO " not in line]
     assert rc == 2 and len(err) == 1 and str(out) in err[0] and name in err[0] and "cannot write" in err[0], err
-    left = sorted(p.name for p in tmp_path.rglob("*") if p.name.endswith(".tmp"))
-    assert left == [], left
+    left = sorted(p.name for p in tmp_path.rglob("*") if ".tmp" in p.name or p.is_file() and p != out)
+    assert left == [], left  # neither temporary files nor half-written outputs
 
 
-def test_evaluating_on_elements_never_seen_in_training_is_an_error(tmp_path, capsys):
+def test_evaluating_or_predicting_on_elements_never_seen_in_training_is_an_error(tmp_path, capsys):
     """Issue 14.7: a molecule model evaluated on Al/Cu crystals wrote metrics (MAE 654 eV) without a word."""
     arrays = emt_arrays(12)
     molecules = np.flatnonzero(arrays.n_atoms > 1)  # CH4 and H2O; the fcc cells are one-atom Al and Cu
@@ -118,3 +126,14 @@ def test_evaluating_on_elements_never_seen_in_training_is_an_error(tmp_path, cap
     assert not (tmp_path / "eval" / "metrics.json").exists()
     assert main(["evaluate", "--run", str(tmp_path / "run"), "--data", str(tmp_path / "molecules.h5"),
                  "--out", str(tmp_path / "eval")]) == 0  # the elements it was trained on: metrics as before
+    # Issue 15.5: predict printed an MAE of hundreds of eV for the same crystals; structures without energies too
+    from ase.io import write
+
+    write(tmp_path / "metals.extxyz", [test_set.atoms(i) for i in range(len(test_set))], format="extxyz")
+    for inp in ("metals.h5", "metals.extxyz"):
+        capsys.readouterr()
+        assert main(["predict", "--run", str(tmp_path / "run"), "--in", str(tmp_path / inp),
+                     "--out", str(tmp_path / "p.csv"), "--device", "cpu"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{inp} holds Al, Cu, which the model" in err and len(err.splitlines()) == 1, err
+        assert not (tmp_path / "p.csv").exists()

@@ -121,7 +121,7 @@ def test_per_structure_provenance_round_trips(structures, tmp_path):
         assert json.loads(f["provenance/settings"].asstr()[0])["settings"]["cutoff"] == 400
         assert len(f["provenance/settings_sha256"].asstr()[0]) == 64
         assert f["systems/electronic_state_changed"][2]
-    with pytest.raises(InputFormatError, match="result 6: field 'walltime_s' is \"slow\", not a number"):
+    with pytest.raises(InputFormatError, match="result 6: result for augqm9-.*: field 'walltime_s' is \"slow\", not a number"):
         pack("augqm9", structures, [r | {"walltime_s": "slow"} if k == 5 else r for k, r in enumerate(records)], CONFIG)
     # provenance is not training data: other timings give the same content hash
     for r in records:
@@ -216,3 +216,25 @@ def test_read_results_keeps_each_record_with_its_file_and_line(tmp_path):
     lines = read_results([tmp_path / "r.jsonl"])
     assert [(r.record["system_id"], r.where) for r in lines] == [("a", f"{tmp_path / 'r.jsonl'}: line 1"),
                                                                 ("b", f"{tmp_path / 'r.jsonl'}: line 3")]
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("energy", float("nan"), "field 'energy' is NaN, not finite"),
+    ("energy", float("inf"), "field 'energy' is Infinity, not finite"),
+    ("energy", True, "field 'energy' is true, not a number"),
+    ("energy", "-5.0", "field 'energy' is \"-5.0\", not a number"),
+    ("scf_steps", True, "field 'scf_steps' is true, not a number"),
+    ("forces", [[True, 0.0, 0.0]] * 5, "field 'forces' is [[true, 0.0, 0.0]"),
+])
+def test_a_non_number_or_non_finite_field_is_one_line_naming_the_record(field, value, expected, structures, tmp_path,
+                                                                         capsys):
+    """Issue 15.3: NaN in one line was reported as two results differing (NaN vs NaN); `true` was packed as 1.0 eV."""
+    records = [record(a, k, forces=np.zeros((len(a), 3)).tolist()) for k, a in enumerate(structures)]
+    records[1][field] = value  # CH4 (5 atoms) at its second scaling
+    args = write_inputs(tmp_path, structures, records)
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    sid = structures[1].info["system_id"]
+    assert "r0.jsonl: line 2" in err and sid in err and expected in err and len(err.splitlines()) == 1, err
+    assert "differ" not in err and not (tmp_path / "d.h5").exists()

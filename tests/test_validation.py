@@ -66,6 +66,11 @@ PROBES = {
     "--epochs 0": (_train("--epochs", "0"), "--epochs: 0 is less than the minimum of 1"),
     "--start 4 --stop 2": (_dft(None, "--start", "4", "--stop", "2"), "--start 4 --stop 2 selects no structures"),
     "--jobs 0": (_dft(None, "--jobs", "0"), "--jobs: 0 is less than the minimum of 1"),
+    # Issue 15.2: non-finite numbers reached torch (a traceback, or an epoch of training on inf)
+    "--lr nan": (_train("--lr", "nan"), "--lr: nan is not a finite number"),
+    "--lr inf": (_train("--lr", "inf"), "--lr: inf is not a finite number"),
+    "train config lr .nan": (_train(config={**SMALL, "lr": float("nan")}), "train.lr: nan is not a finite number"),
+    "dft cutoff .inf": (_dft({"backend": "emt", "cutoff": float("inf")}), "dft.cutoff: inf is not a finite number"),
     # empty inputs, non-finite coordinates
     "empty structures file": (_dft(structures="{tmp}/empty.extxyz"), "empty.extxyz: no structures"),
     "QM9 nan coordinate": (_qm9_with("H\t nan\t 1.4637511618"), "bad.xyz: record gdb 1 line 5: coordinate x 'nan' is not finite"),
@@ -96,7 +101,7 @@ def test_bad_value_is_one_line_naming_the_key(probe, inputs, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "s.extxyz").exists() and not (tmp_path / "r.jsonl").exists()
-    assert not (tmp_path / "run" / "train.json").exists()
+    assert not (tmp_path / "run").exists()
 
 
 
@@ -119,3 +124,12 @@ def test_shipped_configs_pass(config):
     from vimpnn.validation import load_checked
 
     load_checked(ROOT / "config" / config, require=("qm9", "augqm9", "infcrystal", "growth"))
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_train_peer_refuses_a_non_finite_learning_rate(value, inputs, tmp_path, capsys):
+    """Issue 15.2: `train-peer --lr inf` trained with it; its flags are checked by argparse (usage, then the error)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["train-peer", "--data", inputs["data"], "--out", str(tmp_path / "run"), "--lr", value])
+    assert exc.value.code == 2 and f"--lr: {value} is not a finite positive number" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

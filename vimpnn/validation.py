@@ -8,6 +8,7 @@ one line naming the file (or flag) and the key: `demo.yaml: dft.cutoff: -5 is le
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -25,13 +26,21 @@ def schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
+def _finite_number(checker, instance: Any) -> bool:
+    """The schema's `number`: JSON has no NaN or infinity, but YAML (`.nan`, `.inf`) and float() do."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator.TYPE_CHECKER.is_type(instance, "number") and math.isfinite(instance)
+
+
 @lru_cache(maxsize=None)
 def _validator(section: str | None):
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
     root = schema()
     sub = root if section is None else {**root["properties"][section], "$defs": root["$defs"]}
-    return Draft202012Validator(sub)
+    checker = Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number)
+    return validators.extend(Draft202012Validator, type_checker=checker)(sub)
 
 
 def _key(path: list) -> str:
@@ -46,6 +55,8 @@ def _message(error) -> str:
         known = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(known))
         return f"unknown key {', '.join(map(repr, extra))} (known: {', '.join(known)})"
+    if isinstance(error.instance, float) and not math.isfinite(error.instance):
+        return f"{error.instance} is not a finite number"
     text = error.message
     if isinstance(error.instance, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", error.instance):
         text += f" (YAML reads {error.instance} as text; write it with a decimal point, e.g. 1.0e-4)"

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
 
 from vimpnn.errors import InputFormatError
+from vimpnn.outputs import atomic_output
 
 SYSTEM_COLUMNS = ("index", "system_id", "formula", "n_atoms", "scale", "energy_ref", "energy_pred")
 
@@ -55,7 +55,7 @@ def load_systems(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from vimpnn.cli.evaluate import formula
+    from vimpnn.cli.evaluate import check_elements, formula
     from vimpnn.training import load_model, predict
     from vimpnn.training.checkpoint import graph_dataset
     from vimpnn.training.trainer import resolve_device
@@ -70,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise InputFormatError(f"{args.inp}: atomic numbers {unknown} are not among the model's elements {sorted(known)}")
     subset = arrays.subset(index)
+    check_elements(subset.numbers, ckpt, f"{args.inp}" + (f": split {args.split!r}" if args.split else ""), str(args.run))
     device = resolve_device(args.device)
     energy, contrib = predict(model.to(device), graph_dataset(subset, ckpt), np.arange(len(subset)),
                               args.batch_size, device, per_atom=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         _write_csv(out, subset, index, energy, contrib, formula)
     else:
@@ -96,14 +96,14 @@ def _write_extxyz(out: Path, subset, energy: np.ndarray, contrib: np.ndarray) ->
             atoms.info["energy_ref"] = float(subset.energy[i])
         atoms.arrays["energy_contribution"] = contrib[subset.atom_slice(i)].astype(np.float64)
         frames.append(atoms)
-    tmp = out.with_name(out.name + ".tmp")
-    write(tmp, frames, format="extxyz")
-    os.replace(tmp, out)
+    with atomic_output(out) as tmp:
+        write(tmp, frames, format="extxyz")
 
 
 def _write_csv(out: Path, subset, index: np.ndarray, energy: np.ndarray, contrib: np.ndarray, formula) -> None:
     atoms_out = out.with_name(out.stem + "_atoms.csv")
-    with open(out, "w", newline="") as fh, open(atoms_out, "w", newline="") as fa:
+    with (atomic_output(out) as tmp, atomic_output(atoms_out) as tmp_atoms,  # both files or neither
+          open(tmp, "w", newline="") as fh, open(tmp_atoms, "w", newline="") as fa):
         systems, atoms = csv.writer(fh), csv.writer(fa)
         systems.writerow(SYSTEM_COLUMNS)
         atoms.writerow(("index", "atom", "Z", "x", "y", "z", "energy_contribution"))

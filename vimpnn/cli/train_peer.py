@@ -7,6 +7,7 @@ tables read it as any other run. Defaults are schnetpack's SchNet recipe (vimpnn
 from __future__ import annotations
 
 import argparse
+import math
 
 from vimpnn.validation import positive_int
 
@@ -16,8 +17,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} is not positive")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{value} is not a finite positive number")
     return value
 
 

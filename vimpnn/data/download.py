@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,7 +20,7 @@ from typing import Any
 
 from vimpnn.config import load_config
 from vimpnn.errors import InputFormatError, VimpnnError
-from vimpnn.outputs import output_error, writing
+from vimpnn.outputs import writing
 
 
 class DownloadError(VimpnnError, RuntimeError):
@@ -117,14 +116,11 @@ def download(entry: dict[str, Any], out: str | os.PathLike, manifest_dir: Path, 
         else:
             return _rename(part, out)
     if urllib.parse.urlparse(url).scheme == "file":
-        source = urllib.request.url2pathname(urllib.parse.urlparse(url).path)
         try:
-            shutil.copyfile(source, part)
-        except OSError as exc:
+            _copy(urllib.request.url2pathname(urllib.parse.urlparse(url).path), url, part)
+        except BaseException:
             part.unlink(missing_ok=True)  # a copy is not resumed: no partial file is kept
-            if exc.filename == source:
-                raise DownloadError(f"{url}: cannot read ({exc.strerror or exc})") from None
-            raise output_error(part, exc) from None
+            raise
     else:
         _fetch(url, part, size, progress)
         got = part.stat().st_size
@@ -132,6 +128,23 @@ def download(entry: dict[str, Any], out: str | os.PathLike, manifest_dir: Path, 
             raise DownloadError(f"{url}: connection closed after {got} of {entry['size']} bytes; rerun to resume")
     _verify(part, entry, url)
     return _rename(part, out)
+
+
+def _copy(source: str, url: str, part: Path) -> None:
+    """A local file to `part`, each error naming its side: shutil.copyfile names the source in write errors too."""
+    try:
+        src = open(source, "rb")
+    except OSError as exc:
+        raise DownloadError(f"{url}: cannot read ({exc.strerror or exc})") from None
+    with src, writing(part), open(part, "wb") as dst:
+        while True:
+            try:
+                chunk = src.read(1 << 20)
+            except OSError as exc:
+                raise DownloadError(f"{url}: cannot read ({exc.strerror or exc})") from None
+            if not chunk:
+                break
+            dst.write(chunk)
 
 
 def _rename(part: Path, out: Path) -> Path:

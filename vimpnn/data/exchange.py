@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
+import sqlite3
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from vimpnn import __version__
 from vimpnn.data.arrays import SPLIT_NAMES, SystemArrays
 from vimpnn.data.splits import split_by_group
 from vimpnn.errors import InputFormatError
+from vimpnn.outputs import atomic_output
 
 ISOLATED = "IsolatedAtom"
 MACE_ENERGY_KEY = "REF_energy"
@@ -93,19 +96,19 @@ def isolated_atom_frames(arrays: SystemArrays, energy_key: str = "energy") -> li
     return frames
 
 
-def _write_xyz(path: Path, frames: list) -> Path:
+def _write_xyz(files: dict[Path, list]) -> list[Path]:
+    """Extended XYZ files (path -> frames), all or none: each atomically, a failure removes every one."""
     from ase.io import write
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp, frames, format="extxyz")
-    os.replace(tmp, path)
-    return path
+    with ExitStack() as stack:
+        for path, frames in files.items():
+            write(stack.enter_context(atomic_output(path)), frames, format="extxyz")
+    return list(files)
 
 
 def export_extxyz(arrays: SystemArrays, path: str | os.PathLike) -> list[Path]:
     """One extended XYZ file: IsolatedAtom frames first, then every system in file order."""
-    return [_write_xyz(Path(path), isolated_atom_frames(arrays) + to_frames(arrays))]
+    return _write_xyz({Path(path): isolated_atom_frames(arrays) + to_frames(arrays)})
 
 
 def export_mace(arrays: SystemArrays, out_dir: str | os.PathLike) -> list[Path]:
@@ -114,14 +117,14 @@ def export_mace(arrays: SystemArrays, out_dir: str | os.PathLike) -> list[Path]:
     out_dir = Path(out_dir)
     frames = to_frames(arrays, MACE_ENERGY_KEY)
     labels = _split_labels(arrays)
-    paths = []
+    files = {}
     for name, filename in MACE_FILES.items():
         chosen = [f for f, label in zip(frames, labels) if label == name]
         if name == "train" and not reference_level_mismatch(arrays):
             chosen = isolated_atom_frames(arrays, MACE_ENERGY_KEY) + chosen
         if chosen:
-            paths.append(_write_xyz(out_dir / filename, chosen))
-    return paths
+            files[out_dir / filename] = chosen
+    return _write_xyz(files)
 
 
 def split_file(db_path: Path) -> Path:
@@ -138,28 +141,31 @@ def export_ase_db(arrays: SystemArrays, path: str | os.PathLike) -> list[Path]:
     path = Path(path)
     if path.suffix != ".db":
         raise InputFormatError(f"{path}: an ASE database file must end in .db")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.db")
-    tmp.unlink(missing_ok=True)
     atomref = np.zeros(100)
     for symbol, energy in reference_energies(arrays).items():
         atomref[atomic_numbers[symbol]] = energy
-    with connect(tmp, append=False) as db:
-        for atoms in to_frames(arrays):
-            bonds = np.asarray(atoms.info.pop("bonds"), dtype=np.int64).reshape(-1, 3)
-            kvp = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in atoms.info.items()}
-            db.write(atoms, key_value_pairs=kvp,
-                     data={"energy": np.array([atoms.get_potential_energy()]), "bonds": bonds})
-    with connect(tmp) as db:
-        db.metadata = {
-            "_distance_unit": "Ang",
-            "_property_unit_dict": {"energy": "eV"},
-            "atomrefs": {"energy": atomref.tolist()},
-            "vimpnn": {k: arrays.attrs[k] for k in ("dataset", "dft_backend", "dft_settings", "reference_energies",
-                                                     "vimpnn_version", "created") if k in arrays.attrs},
-        }
-    os.replace(tmp, path)
-    np.savez(split_file(path), **{f"{k}_idx": np.asarray(arrays.splits.get(k, []), dtype=np.int64) for k in SPLIT_NAMES})
+    with atomic_output(path) as tmp, atomic_output(split_file(path)) as tmp_split:
+        tmp.unlink(missing_ok=True)  # left by a killed export: connect() would append to it
+        try:
+            with connect(tmp, type="db", append=False) as db:
+                for atoms in to_frames(arrays):
+                    bonds = np.asarray(atoms.info.pop("bonds"), dtype=np.int64).reshape(-1, 3)
+                    kvp = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in atoms.info.items()}
+                    db.write(atoms, key_value_pairs=kvp,
+                             data={"energy": np.array([atoms.get_potential_energy()]), "bonds": bonds})
+            with connect(tmp, type="db") as db:
+                db.metadata = {
+                    "_distance_unit": "Ang",
+                    "_property_unit_dict": {"energy": "eV"},
+                    "atomrefs": {"energy": atomref.tolist()},
+                    "vimpnn": {k: arrays.attrs[k] for k in ("dataset", "dft_backend", "dft_settings",
+                                                             "reference_energies", "vimpnn_version", "created")
+                               if k in arrays.attrs},
+                }
+        except sqlite3.OperationalError as exc:  # "database or disk is full": an OS error in sqlite's words
+            raise OSError(str(exc)) from None
+        with open(tmp_split, "wb") as fh:
+            np.savez(fh, **{f"{k}_idx": np.asarray(arrays.splits.get(k, []), dtype=np.int64) for k in SPLIT_NAMES})
     return [path, split_file(path)]
 
 

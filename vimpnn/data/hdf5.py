@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -30,6 +31,7 @@ from vimpnn.errors import DataFileError
 from vimpnn.outputs import atomic_output
 
 SCHEMA_VERSION = 2
+log = logging.getLogger(__name__)
 
 # HDF5 path -> SystemArrays field, with the dtype written and the rank the reader checks.
 LAYOUT: dict[str, tuple[str, Any, int]] = {
@@ -111,8 +113,12 @@ def content_sha256(arrays: SystemArrays) -> str:
     return h.hexdigest()
 
 
-def write_dataset(path: str | os.PathLike, arrays: SystemArrays) -> None:
-    """Write `arrays` (with its splits, failures and attrs) to `path` atomically, with checksums (module doc)."""
+def write_dataset(path: str | os.PathLike, arrays: SystemArrays, as_read: bool = False) -> None:
+    """Write `arrays` (with its splits, failures and attrs) to `path` atomically, with checksums (module doc).
+
+    `as_read` keeps the `schema_version` and `units` of the file `arrays` was read from instead of the current
+    ones: `vimpnn.data.rewrite` adds checksums to an older file without changing what it says.
+    """
     import h5py
 
     if len(arrays) == 0:
@@ -127,8 +133,9 @@ def write_dataset(path: str | os.PathLike, arrays: SystemArrays) -> None:
                     f.create_dataset(name, data=data, dtype=h5py.string_dtype() if text else None, **filters)
                 for key, value in arrays.attrs.items():
                     f.attrs[key] = _attr(value)
-                f.attrs["schema_version"] = SCHEMA_VERSION  # after attrs, which a file read earlier fills too
-                f.attrs["units"] = _attr(UNITS)
+                if not as_read:  # after attrs, which a file read earlier fills too
+                    f.attrs["schema_version"] = SCHEMA_VERSION
+                    f.attrs["units"] = _attr(UNITS)
                 f.attrs["content_sha256"] = content_sha256(arrays)
         except RuntimeError as exc:  # h5py reports a write failing at close (full disk) as RuntimeError
             code = re.search(r"errno = (\d+)", str(exc))
@@ -210,6 +217,10 @@ def read_dataset(path: str | os.PathLike) -> SystemArrays:
     if stored is not None and stored != digest:
         raise DataFileError(f"{path}: content_sha256 recorded when the file was written ({stored}) does not match "
                             f"its data ({digest}): the file was changed afterwards; rebuild or download it again")
+    if stored is None:
+        log.warning("%s: no checksums: written by vimpnn %s before files carried integrity data; corruption cannot "
+                    "be detected (add it: python -m vimpnn.data.rewrite %s NEW.h5)", path,
+                    attrs.get("vimpnn_version", "?"), path)
     arrays.attrs["content_sha256"] = digest
     return arrays
 

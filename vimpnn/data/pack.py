@@ -140,8 +140,10 @@ def unique_results(structures: Sequence, results: Sequence[ResultLine], source: 
         if sid not in ids:
             raise InputFormatError(f"{line.where}: field 'system_id' {sid!r} is not a structure of {source}; "
                                    "these results belong to other structures")
+        if line.record["status"] == "ok":
+            _energy(line)  # before comparing: NaN differs from itself
         kept = by_id.setdefault(sid, line)
-        for name in SAME_RESULT:
+        for name in SAME_RESULT if kept is not line else ():
             a, b = _field(kept.record, name), _field(line.record, name)
             if a != b:
                 raise InputFormatError(f"{kept.where} and {line.where}: two results for {sid} differ in field "
@@ -169,13 +171,29 @@ def check_levels(dataset: str, lines: Sequence[ResultLine]) -> None:
                                "or pass --allow-mixed-levels")
 
 
+def _is_number(value: Any) -> bool:
+    """A JSON number: `true` is a bool to json.loads, and a bool is an int to Python."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _energy(line: ResultLine) -> float:
+    """The energy of an ok record: a finite number, or an error naming the record and the field."""
+    e = line.record.get("energy")
+    if not _is_number(e) or not np.isfinite(e):
+        what = "not finite" if _is_number(e) else "not a number"
+        raise InputFormatError(f"{line.where}: result for {line.record['system_id']} has status ok but field "
+                               f"'energy' is {_short(e)}, {what}")
+    return float(e)
+
+
 def _number(line: ResultLine, name: str, missing: float) -> float:
     """A numeric field of a record (`missing` when absent or null); anything else is an error naming the record."""
     value = line.record.get(name)
     if value is None:
         return missing
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputFormatError(f"{line.where}: field {name!r} is {_short(value)}, not a number")
+    if not _is_number(value):
+        raise InputFormatError(f"{line.where}: result for {line.record['system_id']}: field {name!r} is "
+                               f"{_short(value)}, not a number")
     return value
 
 
@@ -203,6 +221,11 @@ def _forces(ok: Sequence, lines: Sequence[ResultLine]) -> np.ndarray | None:
         return None
     out = []
     for atoms, f, line in zip(ok, forces, lines):
+        f = f.tolist() if isinstance(f, np.ndarray) else f
+        rows = f if isinstance(f, list) and all(isinstance(r, list) for r in f) else []
+        if not rows or not all(_is_number(x) for r in rows for x in r):
+            raise InputFormatError(f"{line.where}: result for {atoms.info['system_id']}: field 'forces' is "
+                                   f"{_short(f)}, not a list of [fx, fy, fz] numbers")
         f = np.asarray(f, dtype=np.float64)
         if f.shape != (len(atoms), 3) or not np.all(np.isfinite(f)):
             raise InputFormatError(f"{line.where}: result for {atoms.info['system_id']}: field 'forces' has shape "
@@ -247,13 +270,7 @@ def pack(
     packed = [by_id[a.info["system_id"]] for a in ok]
     if not allow_mixed_levels:
         check_levels(dataset, packed)
-    energies = []
-    for line in packed:
-        e = line.record.get("energy")
-        if not isinstance(e, (int, float)) or not np.isfinite(e):
-            raise InputFormatError(f"{line.where}: result for {line.record['system_id']} has status ok but field "
-                                   f"'energy' is {e!r}")
-        energies.append(float(e))
+    energies = [_energy(line) for line in packed]
     records = [line.record for line in packed]
     backends = sorted({str(r.get("backend")) for r in records})
     attrs = {
