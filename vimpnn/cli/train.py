@@ -8,6 +8,7 @@ the result as YAML (a valid --config file) without training.
 from __future__ import annotations
 
 import argparse
+from typing import Callable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,12 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--molecule-graph", dest="molecule_graph", choices=("cutoff", "complete"),
                         help="molecule edges: within the cutoff (default) or Gilmer's complete graph")
     parser.add_argument("--seed", type=int, help="random seed (0)")
-    parser.add_argument("--max-atoms", type=int, dest="max_atoms", help="drop larger systems from all splits")
-    parser.add_argument("--max-train-atoms", type=int, dest="max_train_atoms",
-                        help="drop larger systems from the training split only")
-    parser.add_argument("--max-train-groups", type=int, dest="max_train_groups",
-                        help="train on the first N groups (molecules, growths) of the training split only")
-    parser.add_argument("--device", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
+    add_selection_arguments(parser, int)
     parser.add_argument("--config", help="YAML file of train settings (see docs/models.md)")
     parser.add_argument("--out", help="run directory (resumes from its last.pt if present)")
     parser.add_argument("--restart-on-change", action="store_true",
@@ -40,6 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the settings (defaults < --config < flags) as YAML and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: only on a terminal); "
                         "one timestamped log line per epoch instead")
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser, integer: Callable[[str], int]) -> None:
+    """Which systems train and on which device: the flags `train` and `train-peer` share."""
+    parser.add_argument("--max-atoms", type=integer, dest="max_atoms", help="drop larger systems from all splits")
+    parser.add_argument("--max-train-atoms", type=integer, dest="max_train_atoms",
+                        help="drop larger systems from the training split only")
+    parser.add_argument("--max-train-groups", type=integer, dest="max_train_groups",
+                        help="train on the first N groups (molecules, growths) of the training split only")
+    parser.add_argument("--device", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
 
 
 FLAG_KEYS = ("model", "variant", "T", "epochs", "batch_size", "lr", "lr_schedule", "molecule_graph", "seed",

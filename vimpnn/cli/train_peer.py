@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from vimpnn.cli.train import add_selection_arguments
 from vimpnn.validation import positive_int
 
 
@@ -31,12 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-interactions", type=positive_int, dest="n_interactions", help="SchNet interaction blocks (6)")
     parser.add_argument("--lr", type=_positive_float, help="AdamW learning rate, no weight decay (5e-4)")
     parser.add_argument("--seed", type=int, help="random seed (0)")
-    parser.add_argument("--max-atoms", type=positive_int, dest="max_atoms", help="drop larger systems from all splits")
-    parser.add_argument("--max-train-atoms", type=positive_int, dest="max_train_atoms",
-                        help="drop larger systems from the training split only")
-    parser.add_argument("--max-train-groups", type=positive_int, dest="max_train_groups",
-                        help="train on the first N groups (molecules, growths) of the training split only")
-    parser.add_argument("--device", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
+    add_selection_arguments(parser, positive_int)
     parser.add_argument("--restart-on-change", action="store_true",
                         help="if last.pt was written with other settings or data, train anew instead of failing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: only on a terminal)")
