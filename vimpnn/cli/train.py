@@ -8,7 +8,7 @@ the result as YAML (a valid --config file) without training.
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from typing import Any, Callable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,9 +79,7 @@ def resolve_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from vimpnn.data.hdf5 import read_dataset
     from vimpnn.errors import InputFormatError
-    from vimpnn.logs import show_progress
     from vimpnn.training import train
 
     config = resolve_config(args)
@@ -91,9 +89,16 @@ def run(args: argparse.Namespace) -> int:
     missing = [flag for flag, value in (("--data", args.data), ("--out", args.out)) if not value]
     if missing:
         raise InputFormatError(f"train needs {' and '.join(missing)} (or --print-config)")
-    arrays = read_dataset(args.data)
-    summary = train(arrays, config, args.out, data=str(args.data), restart_on_change=args.restart_on_change,
-                    progress=show_progress(args.no_progress))
+    return train_and_report(train, config, args)
+
+
+def train_and_report(train: Callable[..., dict], config: Any, args: argparse.Namespace) -> int:
+    """Read --data, run a trainer (ours or the peer's) into --out, print its one-line summary."""
+    from vimpnn.data.hdf5 import read_dataset
+    from vimpnn.logs import show_progress
+
+    summary = train(read_dataset(args.data), config, args.out, data=str(args.data),
+                    restart_on_change=args.restart_on_change, progress=show_progress(args.no_progress))
     print(f"best val MAE {summary['best_val_mae']:.4f} eV at epoch {summary['best_epoch']} "
           f"({summary['epochs_run']} epochs, {summary['device']}) -> {args.out}")
     return 0

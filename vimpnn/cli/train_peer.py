@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from vimpnn.cli.train import add_selection_arguments
+from vimpnn.cli.train import add_selection_arguments, train_and_report
 from vimpnn.validation import positive_int
 
 
@@ -43,14 +43,7 @@ FLAG_KEYS = ("epochs", "batch_size", "cutoff", "n_interactions", "lr", "seed", "
 
 
 def run(args: argparse.Namespace) -> int:
-    from vimpnn.data.hdf5 import read_dataset
-    from vimpnn.logs import show_progress
     from vimpnn.peer import PeerConfig, train
 
     config = PeerConfig(**{k: getattr(args, k) for k in FLAG_KEYS if getattr(args, k) is not None})
-    arrays = read_dataset(args.data)
-    summary = train(arrays, config, args.out, data=str(args.data), restart_on_change=args.restart_on_change,
-                    progress=show_progress(args.no_progress))
-    print(f"best val MAE {summary['best_val_mae']:.4f} eV at epoch {summary['best_epoch']} "
-          f"({summary['epochs_run']} epochs, {summary['device']}) -> {args.out}")
-    return 0
+    return train_and_report(train, config, args)
