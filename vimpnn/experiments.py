@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "published": "paper",  # paper: show vimpnn.paper's numbers beside ours; none: ours only
     "peer": False,  # add a SchNet (schnetpack) row per dataset to Table 2
     "curves": {},  # dataset -> list of `group` ids to plot in Fig 3/5; missing: chosen automatically
-    # test error vs training-set size: MPNN and VIMPNN trained on the first n groups (molecules) of the training split
+    # test error vs training-set size: MPNN, VIMPNN (and the peer) trained on the first n groups of the training split
     "learning_curve": {"dataset": "augqm9", "n_groups": []},
     "resources": {"gpu": 1, "threads": 4, "mem_mb": 16000, "runtime": 1440},
 }
