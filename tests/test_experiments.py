@@ -52,6 +52,19 @@ def test_rows_match_the_paper_tables():
     assert {r.spec.model for r in table_rows("table1", FULL)[3:]} == {"mpnn_nobt"}
 
 
+def test_table1_can_train_on_fewer_molecules_sharing_the_learning_curve_runs():
+    exp = Experiments.from_config(
+        {"experiments": {"table1_train_groups": 300, "learning_curve": {"n_groups": [100, 300]}, "peer": True}}
+    )
+    rows = table_rows("table1", exp)
+    assert {r.spec.max_train_groups for r in rows} == {300}
+    assert {r.spec.max_train_groups for r in table_rows("table2", exp)} == {None}
+    # Table 1's MPNN row is the learning curve's 300-molecule MPNN run: trained once
+    assert rows[1].spec in figure_specs("learning_curve", exp)
+    with pytest.raises(InputFormatError, match="table1_train_groups"):
+        Experiments.from_config({"experiments": {"table1_train_groups": 0}})
+
+
 def test_tags_round_trip_and_train_arguments():
     for run in design(FULL):
         assert run_from_path(f"results/runs/{run.path}") == run

@@ -13,7 +13,7 @@ stage() { echo "== $(date -u +%FT%TZ) stage $1"; shift; eval "${SMK[*]} $*"; }
 start=$(date +%s)
 stage "1: AugQM9 MPNN/VIMPNN/SchNet, learning curve" "results/evals/augqm9/${ALL}{,-first100,-first300}/seed{0,1}/metrics.json"
 stage "2: metals, Table 2" "results/evals/infcrystal/${ALL}/seed{0,1}/metrics.json" \
-  "results/evals/growth_{stable,unstable}/{mpnn-T3-le75,vimpnn-a.ii-atoms+orbitals+scaling-T3-le75,schnet-le75}/seed{0,1}/metrics.json"
+  "results/evals/growth_{stable,unstable}/{mpnn-T3-le45,vimpnn-a.ii-atoms+orbitals+scaling-T3-le45,schnet-le45}/seed{0,1}/metrics.json"
 stage "3: everything else (Table 1, ablations), tables, figures, report" report
 echo "== wall time $(( $(date +%s) - start )) s"
 bash docs/results/medium/collect.sh
