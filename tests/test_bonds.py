@@ -64,3 +64,38 @@ def test_import_does_not_pull_rdkit():
 
     code = "import sys, vimpnn.bonds; assert 'rdkit' not in sys.modules and 'ase' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_strained_cage_takes_its_bonds_from_the_smiles():
+    """QM9 105, bicyclo[1.1.1]pentane: its bridgeheads are within the covalent-radius factor, so valence fails.
+    With its SMILES the cage has 6 C-C and 8 C-H bonds and the bridgehead pair is not bonded."""
+    from collections import Counter
+
+    from vimpnn.structures.qm9 import open_qm9
+
+    (rec,) = [r for r in open_qm9({"source": "shipped"}, 105) if r.index == 105]
+    assert rec.smiles == "C1C2CC1C2"
+    atoms = rec.to_atoms()
+    routes = Counter()
+    pairs, types = perceive_bonds(atoms, 1.0, routes)  # no SMILES: the connectivity, one bond too many
+    assert routes == {"connectivity only": 1} and len(pairs) == 15
+    atoms.info["smiles"] = rec.smiles
+    pairs, types = perceive_bonds(atoms, 1.0, routes)
+    assert routes["smiles"] == 1
+    assert _types(atoms) == sorted([("CC", SINGLE)] * 6 + [("CH", SINGLE)] * 8)
+    bridgeheads = [i for i in range(len(atoms)) if atoms[i].symbol == "C" and sum(
+        atoms[j].symbol == "H" for p in pairs.tolist() if i in p for j in p if j != i) == 1]
+    assert len(bridgeheads) == 2 and sorted(bridgeheads) not in pairs.tolist()
+
+
+def test_a_smiles_that_does_not_match_is_not_used():
+    from collections import Counter
+
+    from vimpnn.structures.qm9 import open_qm9
+
+    (rec,) = [r for r in open_qm9({"source": "shipped"}, 105) if r.index == 105]
+    atoms = rec.to_atoms()
+    atoms.info["smiles"] = "CCCCC"  # pentane: same formula, another graph
+    routes = Counter()
+    pairs, _ = perceive_bonds(atoms, 1.0, routes)
+    assert routes == {"connectivity only": 1} and len(pairs) == 15

@@ -5,17 +5,22 @@ Types (see docs/bonds.md):
     1 SINGLE    - bond order 1, including metallic nearest-neighbour bonds in Al/Cu,
     2 MULTIPLE  - double, triple or aromatic bond (more than one shared electron pair).
 
-Molecules are perceived with RDKit (connectivity from covalent radii, bond orders from valence);
-metals (clusters and periodic cells) by the covalent-radius rule alone. Perception runs on the unscaled
+Molecules are perceived with RDKit (connectivity from covalent radii, bond orders from valence; where
+valence alone admits no assignment, e.g. QM9's zwitterions, the bond orders of the molecule's SMILES are
+mapped onto that connectivity; only without either do its bonds stay single, with a warning); metals (clusters and periodic cells) by the covalent-radius rule alone. Perception runs on the unscaled
 geometry, so every scaled copy inherits the bonds of its equilibrium structure. This module imports
 neither RDKit nor ASE at import time: training reads bond tables from HDF5 and needs neither.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from typing import Final
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 N_BOND_TYPES: Final[int] = 3
 NONBONDED: Final[int] = 0
@@ -51,17 +56,20 @@ def reference_geometry(atoms, scale: float = 1.0):
     return ref
 
 
-def perceive_bonds(atoms, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def perceive_bonds(atoms, scale: float = 1.0, routes: Counter | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bonded pairs (n, 2) int32 with i <= j and their types (n,) int8, on the reference geometry.
 
-    i == j appears only for a periodic atom bonded to its own image (the 1-atom fcc cell).
+    i == j appears only for a periodic atom bonded to its own image (the 1-atom fcc cell). `routes` counts how
+    each molecule's bond orders were found ("valence", "smiles", "connectivity only"; metals: "radius").
     """
     ref = reference_geometry(atoms, scale)
     if not ref.pbc.any() and set(ref.numbers.tolist()) <= ORGANIC and len(ref) > 1:
-        pairs, types = _rdkit_bonds(ref)
+        pairs, types, route = _rdkit_bonds(ref, str(atoms.info.get("smiles") or ""))
     else:
-        pairs = _radius_pairs(ref)
+        pairs, route = _radius_pairs(ref), "radius"
         types = np.full(len(pairs), SINGLE, dtype=np.int8)
+    if routes is not None:
+        routes[route] += 1
     order = np.lexsort((pairs[:, 1], pairs[:, 0])) if len(pairs) else np.zeros(0, dtype=np.int64)
     return pairs[order].astype(np.int32).reshape(-1, 2), types[order].astype(np.int8)
 
@@ -79,12 +87,14 @@ def _radius_pairs(atoms) -> np.ndarray:
     return np.unique(pairs, axis=0) if len(pairs) else np.zeros((0, 2), dtype=np.int64)
 
 
-def _rdkit_bonds(atoms) -> tuple[np.ndarray, np.ndarray]:
-    """RDKit perception: connectivity, then bond orders from valence (falls back to connectivity only)."""
+def _rdkit_bonds(atoms, smiles: str = "") -> tuple[np.ndarray, np.ndarray, str]:
+    """RDKit perception: connectivity, then bond orders from valence, else from `smiles` (mapped onto the
+    connectivity), else none (single bonds). Returns pairs, types and the route taken."""
     from vimpnn.extras import require
 
     Chem = require("rdkit.Chem", "bond perception of molecules")
     rdDetermineBonds = require("rdkit.Chem.rdDetermineBonds", "bond perception of molecules")
+    require("rdkit.RDLogger", "bond perception of molecules").DisableLog("rdApp.error")  # failures are handled here
 
     block = f"{len(atoms)}\n\n" + "\n".join(
         f"{s} {x:.8f} {y:.8f} {z:.8f}" for s, (x, y, z) in zip(atoms.get_chemical_symbols(), atoms.positions)
@@ -93,11 +103,46 @@ def _rdkit_bonds(atoms) -> tuple[np.ndarray, np.ndarray]:
     try:
         rdDetermineBonds.DetermineBonds(mol, charge=0)
         Chem.SanitizeMol(mol)  # aromaticity: benzene's six C-C bonds become equivalent (MULTIPLE)
-    except ValueError:  # no consistent bond-order assignment (e.g. radicals): keep single bonds
+        route = "valence"
+    except ValueError:  # no consistent neutral assignment from valence (zwitterions, strained rings)
         mol = Chem.MolFromXYZBlock(block)
         rdDetermineBonds.DetermineConnectivity(mol)
+        mapped = _bonds_from_smiles(mol, smiles, Chem)
+        if mapped is not None:
+            return (*mapped, "smiles")
+        log.warning("bond orders of %s (%s) not perceived: all its bonds count as single",
+                    atoms.get_chemical_formula(), smiles or "no SMILES")
+        route = "connectivity only"
     bonds = list(mol.GetBonds())
     pairs = np.array([sorted((b.GetBeginAtomIdx(), b.GetEndAtomIdx())) for b in bonds], dtype=np.int64)
+    types = np.array(
+        [SINGLE if b.GetBondType() == Chem.BondType.SINGLE else MULTIPLE for b in bonds], dtype=np.int8
+    )
+    return pairs.reshape(-1, 2), types, route
+
+
+def _bonds_from_smiles(mol, smiles: str, Chem) -> tuple[np.ndarray, np.ndarray] | None:
+    """The bonds of `smiles` (hydrogens included) on the atoms of `mol`, or None when the SMILES is missing or
+    its graph is not a subgraph of `mol`'s covalent-radius connectivity.
+
+    The SMILES's single-bond skeleton is matched onto the connectivity; a close contact the SMILES does not
+    bond (the bridgeheads of a strained ring) stays a non-bonded pair."""
+    template = Chem.MolFromSmiles(smiles) if smiles else None
+    if template is None:
+        return None
+    template = Chem.AddHs(template)
+    skeleton = Chem.RWMol(template)
+    for atom in skeleton.GetAtoms():
+        atom.SetFormalCharge(0)
+        atom.SetIsAromatic(False)
+    for bond in skeleton.GetBonds():
+        bond.SetBondType(Chem.BondType.SINGLE)
+        bond.SetIsAromatic(False)
+    match = mol.GetSubstructMatch(skeleton) if skeleton.GetNumAtoms() == mol.GetNumAtoms() else ()
+    if not match:
+        return None
+    bonds = list(template.GetBonds())
+    pairs = np.array([sorted((match[b.GetBeginAtomIdx()], match[b.GetEndAtomIdx()])) for b in bonds], dtype=np.int64)
     types = np.array(
         [SINGLE if b.GetBondType() == Chem.BondType.SINGLE else MULTIPLE for b in bonds], dtype=np.int8
     )

@@ -12,6 +12,7 @@ import datetime as _dt
 import json
 import os
 import subprocess
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -79,6 +80,7 @@ class BondCache:
 
     def __init__(self) -> None:
         self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.routes: Counter = Counter()  # how each reference geometry's bond orders were found (vimpnn.bonds)
 
     def __call__(self, atoms) -> tuple[np.ndarray, np.ndarray]:
         scale = float(atoms.info.get("scale", 1.0))
@@ -87,7 +89,7 @@ class BondCache:
         hit = self._cache.get(key)
         if hit is not None and np.allclose(hit[0], ref, atol=1e-6):
             return hit[1], hit[2]
-        pairs, types = perceive_bonds(atoms, scale)
+        pairs, types = perceive_bonds(atoms, scale, self.routes)
         self._cache[key] = (ref, pairs, types)
         return pairs, types
 
@@ -286,7 +288,9 @@ def pack(
         "n_failed": len(failed),
     }
     bonds = BondCache()
-    arrays = SystemArrays.from_atoms(ok, energies, [bonds(a) for a in ok], attrs)
+    tables = [bonds(a) for a in ok]
+    attrs["bond_perception"] = dict(sorted(bonds.routes.items()))
+    arrays = SystemArrays.from_atoms(ok, energies, tables, attrs)
     arrays.forces = _forces(ok, packed)
     arrays.provenance, arrays.electronic_state_changed = provenance(packed)
     arrays.failed = failed
