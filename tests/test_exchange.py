@@ -35,6 +35,24 @@ def test_export_import_round_trip(tmp_path, name, fmt, suffix):
     _same(read_dataset(src), read_dataset(tmp_path / "back.h5"))
 
 
+def test_ase_db_keeps_system_ids_that_read_as_numbers(tmp_path):
+    """ASE refuses a string key-value such as "12" (it reads as a number); the export keeps it in the row data."""
+    from ase.build import molecule
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    frames = []
+    for k, name in enumerate(["H2O", "CH4", "NH3"]):
+        a = molecule(name)
+        a.info.update(system_id=str(10 + k), group=k)
+        a.calc = SinglePointCalculator(a, energy=-10.0 - k)
+        frames.append(a)
+    ase.io.write(tmp_path / "own.extxyz", frames)
+    assert main(["import", str(tmp_path / "own.extxyz"), "--energy-key", "energy", "--out", str(tmp_path / "a.h5")]) == 0
+    assert main(["export", str(tmp_path / "a.h5"), "--format", "ase-db", "--out", str(tmp_path / "a.db")]) == 0
+    assert main(["import", str(tmp_path / "a.db"), "--energy-key", "energy", "--out", str(tmp_path / "b.h5")]) == 0
+    assert list(read_dataset(tmp_path / "b.h5").system_id) == ["10", "11", "12"]
+
+
 def test_bonds_perceived_on_the_reference_geometry_match_the_packed_ones():
     """Without bond tables and splits in the file, import perceives bonds on positions / scale and splits by
     group; perceived on the stretched frames as given (no scale), the s = 1.5 copies would lose their bonds."""

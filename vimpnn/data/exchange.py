@@ -151,8 +151,11 @@ def export_ase_db(arrays: SystemArrays, path: str | os.PathLike) -> list[Path]:
                 for atoms in to_frames(arrays):
                     bonds = np.asarray(atoms.info.pop("bonds"), dtype=np.int64).reshape(-1, 3)
                     kvp = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in atoms.info.items()}
-                    db.write(atoms, key_value_pairs=kvp,
-                             data={"energy": np.array([atoms.get_potential_energy()]), "bonds": bonds})
+                    # ASE refuses a string key-value that reads as a number ("12"): such values go to the data
+                    strings = {k: v for k, v in kvp.items() if isinstance(v, str) and _reads_as_number(v)}
+                    db.write(atoms, key_value_pairs={k: v for k, v in kvp.items() if k not in strings},
+                             data={"energy": np.array([atoms.get_potential_energy()]), "bonds": bonds,
+                                   **({"info_strings": strings} if strings else {})})
             with connect(tmp, type="db") as db:
                 db.metadata = {
                     "_distance_unit": "Ang",
@@ -167,6 +170,16 @@ def export_ase_db(arrays: SystemArrays, path: str | os.PathLike) -> list[Path]:
         with open(tmp_split, "wb") as fh:
             np.savez(fh, **{f"{k}_idx": np.asarray(arrays.splits.get(k, []), dtype=np.int64) for k in SPLIT_NAMES})
     return [path, split_file(path)]
+
+
+def _reads_as_number(text: str) -> bool:
+    if text.strip() in ("True", "False"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 EXPORTERS = {"extxyz": export_extxyz, "ase-db": export_ase_db, "mace": export_mace}
@@ -195,6 +208,7 @@ def read_frames(path: str | os.PathLike) -> tuple[list, dict[str, Any]]:
                     atoms.info.update(row.key_value_pairs)
                     if row.get("data"):
                         atoms.info["data"] = dict(row.data)
+                        atoms.info.update(atoms.info["data"].pop("info_strings", {}))
                     frames.append(atoms)
         else:
             frames = read(path, index=":")
