@@ -72,7 +72,7 @@ PROBES = {
     "train config lr .nan": (_train(config={**SMALL, "lr": float("nan")}), "train.lr: nan is not a finite number"),
     "dft cutoff .inf": (_dft({"backend": "emt", "cutoff": float("inf")}), "dft.cutoff: inf is not a finite number"),
     "YAML syntax error": ({"config": "dft:\n  cutoff: [1,\n", "argv": _structures({})["argv"]},
-                          "config.yaml: not valid YAML at line 3, column 1: expected ',' or ']'"),
+                          "config.yaml: not valid YAML at line 3, column 1: expected the node content"),
     # empty inputs, non-finite coordinates
     "empty structures file": (_dft(structures="{tmp}/empty.extxyz"), "empty.extxyz: no structures"),
     "QM9 nan coordinate": (_qm9_with("H\t nan\t 1.4637511618"), "bad.xyz: record gdb 1 line 5: coordinate x 'nan' is not finite"),
