@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The medium experiment (config/medium.yaml) in the order its results matter: AugQM9 Table 2 runs and the
 # learning curve first, then the metal datasets, then Table 1, then the rest, tables, figures and the report;
-# finally the results are copied here. Each stage is an ordinary Snakemake call, so a killed run where it stopped (`snakemake --unlock`, then run this again: finished runs are kept, a killed training
-# resumes from its last.pt). `--rerun-triggers mtime`: a code change in the package does not retrain finished runs.
+# finally the results are copied here. Each stage is an ordinary Snakemake call, so a killed run resumes where
+# it stopped (`snakemake --unlock`, then run this again: finished runs are kept, a killed training resumes from
+# its last.pt). `--rerun-triggers mtime`: a code change in the package does not retrain finished runs.
 #   bash docs/results/medium/run.sh [snakemake options]       e.g. --cores 2
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
