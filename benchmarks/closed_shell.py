@@ -102,11 +102,13 @@ def line(row: dict) -> str:
 
 
 def last_iterate(row: dict) -> str:
-    """An unconverged UKS SCF's last energy is that of a determinant too: how far below RKS it had got."""
+    """Unconverged SCFs: an RKS one overstates the gain; an unconverged UKS SCF's last energy is that of a
+    determinant too, so how far below RKS it had got is a gain as well."""
+    note = "" if row["rks_converged"] else "  [RKS SCF not converged: E(RKS) is its last iterate, an upper bound]"
     if row.get("uks_converged") is not False:
-        return ""
+        return note
     gain = (row["e_rks_ha"] - row["e_uks_scf_ha"]) * Hartree * 1e3 / row["n_atoms"]
-    return f"  [UKS SCF not converged; its last iterate {gain:.1f} meV/atom below RKS]"
+    return note + f"  [UKS SCF not converged; its last iterate {gain:.1f} meV/atom below RKS]"
 
 
 def summary(rows: list[dict]) -> None:
@@ -117,7 +119,8 @@ def summary(rows: list[dict]) -> None:
         print(f"x{s:.2f}: {sum(r['unstable'] for r in sel)}/{len(sel)} RKS unstable towards UKS, "
               f"{sum(r['gain_mev_per_atom'] > THRESHOLD_MEV for r in sel)}/{len(sel)} with UKS lower by "
               f"> {THRESHOLD_MEV} meV/atom; largest {worst['gain_mev_per_atom']:.3f} meV/atom "
-              f"(index {worst['index']}, <S^2> {worst['s2']:.3f})")
+              f"(index {worst['index']}, <S^2> {worst['s2']:.3f}); RKS not converged in "
+              f"{sum(not r['rks_converged'] for r in sel)}")
     print(f"CPU: {sum(r['cpu_s'] for r in rows) / 60:.1f} min in the workers")
 
 
