@@ -11,11 +11,12 @@ and E(UKS) is the lower of the scan's best point and the converged UKS energy (b
 UKS determinants, so E(RKS) - E(UKS) is what the broken-symmetry solution gains at least). Non-negative:
 RKS is a local minimum in UKS space, E(RKS) - E(UKS) = 0 there (a distant UKS minimum is not searched for).
 
+    .venv/bin/pip install pyscf      # not a vimpnn dependency: only this benchmark uses it (measured with 2.14.0)
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/closed_shell.py --jobs 2 --out closed_shell.jsonl
 
 Prints one row per structure (E(RKS) - E(UKS) in meV/atom, <S^2> of the UKS solution, the stability
-eigenvalue) and a summary per scaling (`--rows A.jsonl B.jsonl` prints them again from saved runs): how many structures the UKS solution is lower for by > 1 meV/atom,
-and the largest difference. See docs/dft.md ("Closed shell at 1.5x: measured").
+eigenvalue) and a summary per scaling (`--rows A.jsonl B.jsonl` prints them again from saved runs): how many
+structures the UKS solution is lower for by > 1 meV/atom, and the largest difference. See docs/dft.md ("Closed shell at 1.5x: measured").
 """
 
 from __future__ import annotations
