@@ -29,7 +29,8 @@ def _config(tmp_path, **changes) -> str:
 def test_power_law_fit_recovers_a_known_exponent():
     n = np.array([5, 9, 14, 20, 29, 45, 80, 114])
     exact = cost.fit_power_law(n, 0.7 * n**2.6)
-    assert exact.a == pytest.approx(0.7) and exact.b == pytest.approx(2.6) and exact.spread == pytest.approx(0, abs=1e-9)
+    assert exact.a == pytest.approx(0.7) and exact.b == pytest.approx(2.6)
+    assert exact.spread == pytest.approx(0, abs=1e-9)
     noise = np.exp(np.random.default_rng(0).normal(0, 0.1, len(n)))  # 10% scatter, as SCF step counts give
     noisy = cost.fit_power_law(n, 0.7 * n**2.6 * noise)
     assert noisy.b == pytest.approx(2.6, abs=0.1) and 0.05 < noisy.spread < 0.2
@@ -88,7 +89,8 @@ def test_plan_dft_runs_with_the_fake_cp2k_and_prints_every_dataset(tmp_path, cap
     assert set(rows) == set(TINY["datasets"]) and fake_cp2k.calls(tmp_path / "calls.log") == 3 + 2 + 3
     assert rows["infcrystal"][1] == "bulk_metal" and rows["infcrystal"][2] == "2"
     assert [rows[d][11] for d in TINY["datasets"]] == ["18", "10", "12"]  # structures of the config
-    assert "backend cp2k" in out and "CPU seconds" in out and "held-out check" in out and "workflow.dft_runtime_min" in out
+    assert "backend cp2k" in out and "CPU seconds" in out and "held-out check" in out
+    assert "workflow.dft_runtime_min" in out
     saved = json.loads((tmp_path / "t.json").read_text())
     assert all(t > 0 for g in saved for t in g["seconds"]) and not any(g["failed"] for g in saved)
 
