@@ -81,7 +81,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def timed(atoms, settings: dict, cache: str) -> tuple[float, bool]:
-    """(seconds, ok) of one structure through the engine. CP2K runs as a child process: its CPU seconds (all
+    """(seconds, ok) of one structure through the engine, printed as it finishes. CP2K runs as a child process: its CPU seconds (all
     threads and ranks: core-seconds, whatever else loads the machine); the in-process backends: the record's
     wall time in the (pinned, single-threaded) worker."""
     from vimpnn.dft import compute
@@ -93,6 +93,9 @@ def timed(atoms, settings: dict, cache: str) -> tuple[float, bool]:
         seconds = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     else:
         seconds = result.walltime_s
+    steps = "" if result.scf_steps is None else f", {result.scf_steps} SCF steps"
+    print(f"timed {atoms.info.get('system_id', atoms.get_chemical_formula())} ({len(atoms)} atoms): {_num(seconds)} s"
+          f" (wall {_num(result.walltime_s)} s{steps}, {result.status})", flush=True)
     return max(seconds, 1e-6), result.status == "ok"
 
 
@@ -129,8 +132,6 @@ def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = N
                 scales = [structures[i].info.get("scale", 1.0) for i in allowed]
                 picks = allowed[cost.stratified_sample(n[allowed], scales, sizes[name])]
                 times = [timed(structures[i], settings, cache) for i in picks]
-                print(f"timed {name}: " + ", ".join(f"{structures[i].info['system_id']} {_num(t)} s"
-                                                    for i, (t, _) in zip(picks, times)), flush=True)
                 groups.append(Group(name, template, n[where], where, [int(n[i]) for i in picks],
                                     [t for t, _ in times], sum(not ok for _, ok in times)))
     return groups
