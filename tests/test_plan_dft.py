@@ -51,12 +51,12 @@ def test_estimate_is_the_sum_over_the_real_sizes():
     assert cost.estimate(law, sizes) == pytest.approx(214.0)
 
 
-def test_held_out_error_is_zero_on_an_exact_law_and_signed_otherwise():
-    n = [3, 6, 9, 12]
-    assert cost.held_out_error(n, [2 * x**2 for x in n]) == pytest.approx(0, abs=1e-12)
-    # even (3, 9) at 18 and 162 s: b = 2, a = 2; the odd ones measured at 2x the law: predicted 360 / 720 - 1
-    assert cost.held_out_error(n, [18, 144, 162, 576]) == pytest.approx(-0.5)
-    assert cost.held_out_error([5], [1.0]) is None
+def test_held_out_predicts_the_odd_structures_from_the_even_ones():
+    n = [12, 3, 9, 6]  # any order: sorted by size, 3 and 9 fit, 6 and 12 are predicted
+    assert cost.held_out(n, [2 * x**2 for x in n]) == pytest.approx((360.0, 360.0))
+    # even (3, 9) at 18 and 162 s: b = 2, a = 2, predicting 72 + 288 = 360 s; the odd ones measured at 2x the law
+    assert cost.held_out(n, [576, 18, 162, 144]) == pytest.approx((360.0, 720.0))
+    assert cost.held_out([5], [1.0]) is None
 
 
 def test_stratified_sample_spans_the_sizes_and_the_scalings():

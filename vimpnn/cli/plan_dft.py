@@ -221,13 +221,13 @@ def held_out(groups: list[Group], args: argparse.Namespace) -> None:
     print("held-out check (each fit on the even sampled structures by size, predicting the odd ones' total):")
     predicted = measured = 0.0
     for g in groups:
-        error = cost.held_out_error(g.sample_n, g.seconds, _exponent(g, args))
-        if error is None:
+        check = cost.held_out(g.sample_n, g.seconds, _exponent(g, args))
+        if check is None:
             print(f"{g.dataset:<16} one structure sampled: no check")
             continue
-        odd = float(np.sum(np.asarray(g.seconds)[np.argsort(g.sample_n, kind="stable")][1::2]))
-        predicted, measured = predicted + odd * (1 + error), measured + odd
-        print(f"{g.dataset:<16} predicted {_num(odd * (1 + error))} s, measured {_num(odd)} s ({error:+.1%})")
+        predicted, measured = predicted + check[0], measured + check[1]
+        print(f"{g.dataset:<16} predicted {_num(check[0])} s, measured {_num(check[1])} s "
+              f"({check[0] / check[1] - 1:+.1%})")
     if measured:
         print(f"all held-out structures: predicted {_num(predicted)} s, measured {_num(measured)} s "
               f"({predicted / measured - 1:+.1%})")

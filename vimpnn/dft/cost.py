@@ -52,15 +52,16 @@ def estimate(law: PowerLaw, n_atoms: Sequence[int]) -> float:
     return float(np.sum(law(n_atoms)))
 
 
-def held_out_error(n_atoms: Sequence[int], seconds: Sequence[float], exponent: float | None = None) -> float | None:
-    """Relative error of the predicted total time of the odd structures (ordered by size) from a fit to the
-    even ones; None with fewer than two structures."""
+def held_out(n_atoms: Sequence[int], seconds: Sequence[float], exponent: float | None = None
+             ) -> tuple[float, float] | None:
+    """(predicted, measured) total seconds of the odd structures (ordered by size) from a fit to the even ones;
+    None with fewer than two structures."""
     if len(n_atoms) < 2:
         return None
     order = np.argsort(np.asarray(n_atoms), kind="stable")
     n, t = np.asarray(n_atoms)[order], np.asarray(seconds, dtype=float)[order]
     law = fit_power_law(n[0::2], t[0::2], exponent)
-    return estimate(law, n[1::2]) / float(np.sum(t[1::2])) - 1.0
+    return estimate(law, n[1::2]), float(np.sum(t[1::2]))
 
 
 def stratified_sample(n_atoms: Sequence[int], scales: Sequence[float], k: int) -> list[int]:
