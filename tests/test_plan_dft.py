@@ -123,9 +123,12 @@ def test_plan_dft_from_known_times_gives_the_known_estimate_and_chunks(tmp_path,
     (["--dft-max-atoms", "augqm9=x"], "expected N or DATASET=N"),
     (["--target-job-hours", "0"], "--target-job-hours 0: must be positive"),
     (["--dft-from", "nothere.json"], "--dft-from nothere.json"),
+    (["--dft-from", "bad.json"], "not a --dft-times file"),
 ])
 def test_plan_dft_bad_input_is_one_line(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.json").write_text(json.dumps([{"dataset": "augqm9", "template": "molecule", "sample_n": [3, 5],
+                                                    "seconds": [1.0, -2.0], "failed": 0}]))
     config = _config(tmp_path)
     args = ["plan", "--dft", config, *argv] if argv[0] != "--dft" else ["plan", *argv]
     assert main(args) == 2

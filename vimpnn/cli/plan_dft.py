@@ -16,6 +16,7 @@ import resource
 import statistics
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -142,7 +143,9 @@ def load_timings(path: str) -> dict:
     import json
 
     try:
-        rows = json.loads(open(path).read())
+        rows = json.loads(Path(path).read_text())
+        for r in rows:
+            cost.fit_power_law(r["sample_n"], r["seconds"])  # positive times, as many as atom counts
         return {(r["dataset"], r["template"]): {k: r[k] for k in ("sample_n", "seconds", "failed")} for r in rows}
     except OSError as exc:
         raise InputFormatError(f"--dft-from {path}: {exc.strerror}") from None
