@@ -34,13 +34,14 @@ def test_power_law_fit_recovers_a_known_exponent():
     noise = np.exp(np.random.default_rng(0).normal(0, 0.1, len(n)))  # 10% scatter, as SCF step counts give
     noisy = cost.fit_power_law(n, 0.7 * n**2.6 * noise)
     assert noisy.b == pytest.approx(2.6, abs=0.1) and 0.05 < noisy.spread < 0.2
+    assert cost.estimate(noisy, n) == pytest.approx(np.sum(0.7 * n**2.6 * noise))  # the sample's own total
 
 
 def test_one_atom_count_gives_the_mean_or_an_assumed_exponent():
     flat = cost.fit_power_law([15, 15], [100.0, 400.0])
-    assert flat.b == 0 and flat.a == pytest.approx(200.0)  # geometric mean
+    assert flat.b == 0 and flat.a == pytest.approx(250.0)  # the mean: 2 such structures take 500 s
     assumed = cost.fit_power_law([15, 15], [100.0, 400.0], exponent=2)
-    assert assumed(15) == pytest.approx(200.0) and assumed(30) == pytest.approx(800.0)
+    assert assumed(15) == pytest.approx(250.0) and assumed(30) == pytest.approx(1000.0)
     with pytest.raises(ValueError):
         cost.fit_power_law([3], [0.0])
 

@@ -31,20 +31,20 @@ class PowerLaw:
 
 
 def fit_power_law(n_atoms: Sequence[int], seconds: Sequence[float], exponent: float | None = None) -> PowerLaw:
-    """Least squares of log t on log N. With one distinct N the exponent is not determined: b = `exponent`
-    (None: 0, i.e. the mean time, flat in N) and a matches the geometric mean there."""
+    """b by least squares of log t on log N; a so that the law gives the sample's total time (a log-log fit
+    alone gives the geometric mean, which undercounts a total when the times scatter). With one distinct N the
+    exponent is not determined: b = `exponent` (None: 0, i.e. the mean time, flat in N)."""
     n, t = np.asarray(n_atoms, dtype=float), np.asarray(seconds, dtype=float)
     if len(n) == 0 or len(n) != len(t) or np.any(n < 1) or np.any(t <= 0):
         raise ValueError("a power-law fit needs as many positive times as atom counts >= 1, at least one")
     x, y = np.log(n), np.log(t)
     if np.ptp(x) == 0:
-        b = float(exponent or 0.0)
-        return PowerLaw(float(np.exp(np.mean(y) - b * x[0])), b, float(np.std(y)))
-    b, log_a = np.polyfit(x, y, 1)
-    residual = y - (log_a + b * x)
-    dof = len(x) - 2
-    spread = float(np.sqrt(np.sum(residual**2) / dof)) if dof > 0 else 0.0
-    return PowerLaw(float(np.exp(log_a)), float(b), spread)
+        b, spread = float(exponent or 0.0), float(np.std(y))
+    else:
+        b, log_a = np.polyfit(x, y, 1)
+        dof = len(x) - 2
+        spread = float(np.sqrt(np.sum((y - log_a - b * x) ** 2) / dof)) if dof > 0 else 0.0
+    return PowerLaw(float(np.sum(t) / np.sum(n**b)), float(b), spread)
 
 
 def estimate(law: PowerLaw, n_atoms: Sequence[int]) -> float:
