@@ -188,7 +188,7 @@ def report(config: dict, groups: list[Group], args: argparse.Namespace) -> None:
     laws, total, low, high, notes = {}, 0.0, 0.0, 0.0, []
     for g in groups:
         law = cost.fit_power_law(g.sample_n, g.seconds, _exponent(g, args))
-        laws[id(g)] = law
+        laws[(g.dataset, g.template)] = law
         est = cost.estimate(law, g.n_atoms)
         total, low, high = total + est, low + est * math.exp(-law.spread), high + est * math.exp(law.spread)
         t = sorted(g.seconds)
@@ -252,7 +252,7 @@ def chunking(config: dict, groups: list[Group], laws: dict, dft: dict, args: arg
         mine = [g for g in groups if g.dataset == name]
         wall = np.zeros(sum(len(g.n_atoms) for g in mine))
         for g in mine:
-            wall[g.positions] = laws[id(g)](g.n_atoms) / per_process
+            wall[g.positions] = laws[(g.dataset, g.template)](g.n_atoms) / per_process
         size = cost.suggest_chunk_size(wall, slots, target, args.margin)
         longest = cost.chunk_walls(wall, size, slots).max()
         runtimes.append(math.ceil(args.margin * longest / 60))
