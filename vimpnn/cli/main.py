@@ -31,7 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tables": ("tables", "the paper's Tables 1-5 (CSV + Markdown) from evaluated runs, with the paper's numbers"),
     "figures": ("figures", "the paper's Figures 3-7 and training curves (PNG + SVG) from evaluated runs"),
     "report": ("report", "one self-contained HTML page: tables, figures, datasets, DFT settings, provenance"),
-    "plan": ("plan", "the experiment design's runs and their estimated GPU-hours from a measured epoch time"),
+    "plan": ("plan", "estimated GPU-hours of the experiment design and core-hours of its DFT, from measured times"),
 }
 
 

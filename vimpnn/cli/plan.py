@@ -8,6 +8,8 @@ estimate assumes every run uses all its epochs (no early stopping), so it is an 
 Before it, the time to compute the config's datasets at the fast level (docs/dft.md "Fast level"), measured
 now: a sample of each dataset's structures runs with `dft.backend: fast` in a fresh cache, and the mean time
 per structure is multiplied by the dataset's size.
+
+`--dft CONFIG` estimates the DFT core-hours with the config's own engine and settings (vimpnn.cli.plan_dft).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vimpnn.cli import plan_dft
 from vimpnn.config import load_config
 from vimpnn.errors import InputFormatError
 from vimpnn.experiments import Experiments, RunSpec, design, run_from_path
@@ -32,7 +35,7 @@ PAPER_EPOCHS = 360
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="config to plan (config/config.yaml: paper scale)")
+    parser.add_argument("--config", help="config whose training runs to plan (config/config.yaml: paper scale)")
     parser.add_argument("--measured", nargs="*", default=[], metavar="RUNDIR",
                         help="finished run directories (<dataset>/<tag>/seed<N> with log.csv and config.yaml) to time")
     parser.add_argument("--atoms-per-second", type=float, help="throughput to assume instead of measuring")
@@ -40,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="structures per dataset timed now for the fast-level dataset time (0: skip it; building "
                              "the structures to sample from takes about a minute at paper scale)")
     parser.add_argument("--cores", type=int, default=2, help="cores the fast-level wall time is estimated for")
+    plan_dft.add_arguments(parser)
 
 
 def _split(section: dict, name: str, default: float) -> float:
@@ -139,6 +143,12 @@ def print_fast_level(config: dict, sample: int, cores: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not (args.config or args.dft):
+        raise InputFormatError("plan: give --config CONFIG (training GPU-hours), --dft CONFIG (DFT core-hours) or both")
+    if args.dft:
+        plan_dft.run(args)
+    if not args.config:
+        return 0
     config = load_checked(args.config)
     if args.fast_sample > 0:
         print_fast_level(config, args.fast_sample, args.cores)

@@ -1,0 +1,142 @@
+"""`vimpnn plan --dft`: the power-law cost model, the stratified sample, the chunking and the command end to end."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from tests import fake_cp2k
+from vimpnn.cli.main import main
+from vimpnn.dft import cost
+from vimpnn.structures.datasets import build
+
+TINY = {"datasets": ["augqm9", "infcrystal", "growth_stable"], "qm9": {"n_molecules": 6},
+        "augqm9": {"scalings": {"n": 3}}, "infcrystal": {"scalings": {"n": 5}},
+        "growth": {"max_size": 20, "stable": {"n_seeds": 1}},
+        "workflow": {"chunk_size": {"augqm9": 4, "infcrystal": 4, "growth_stable": 3}, "dft_threads": 2}}
+ROW = re.compile(r"^(augqm9|infcrystal|growth_stable)\s+(molecule|bulk_metal|metal_cluster)\s+(\d+)\s+(\d+)-(\d+)\s+"
+                 r"(\S+) N\^(\S+) ±(\d+)%\s+(\S+) / (\S+) / (\S+)\s+([\d,]+)\s+(\d+)-(\d+)\s+(\S+)\s+(\S+)$", re.M)
+
+
+def _config(tmp_path, **changes) -> str:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**TINY, **changes}))
+    return str(path)
+
+
+def test_power_law_fit_recovers_a_known_exponent():
+    n = np.array([5, 9, 14, 20, 29, 45, 80, 114])
+    exact = cost.fit_power_law(n, 0.7 * n**2.6)
+    assert exact.a == pytest.approx(0.7) and exact.b == pytest.approx(2.6)
+    assert exact.spread == pytest.approx(0, abs=1e-9)
+    noise = np.exp(np.random.default_rng(0).normal(0, 0.1, len(n)))  # 10% scatter, as SCF step counts give
+    noisy = cost.fit_power_law(n, 0.7 * n**2.6 * noise)
+    assert noisy.b == pytest.approx(2.6, abs=0.1) and 0.05 < noisy.spread < 0.2
+    assert cost.estimate(noisy, n) == pytest.approx(np.sum(0.7 * n**2.6 * noise))  # the sample's own total
+
+
+def test_one_atom_count_gives_the_mean_or_an_assumed_exponent():
+    flat = cost.fit_power_law([15, 15], [100.0, 400.0])
+    assert flat.b == 0 and flat.a == pytest.approx(250.0)  # the mean: 2 such structures take 500 s
+    assumed = cost.fit_power_law([15, 15], [100.0, 400.0], exponent=2)
+    assert assumed(15) == pytest.approx(250.0) and assumed(30) == pytest.approx(1000.0)
+    with pytest.raises(ValueError):
+        cost.fit_power_law([3], [0.0])
+
+
+def test_estimate_is_the_sum_over_the_real_sizes():
+    law = cost.PowerLaw(a=2.0, b=1.5, spread=0.0)
+    sizes = [4, 4, 9, 16]  # 2 x (8 + 8 + 27 + 64)
+    assert cost.estimate(law, sizes) == pytest.approx(214.0)
+
+
+def test_held_out_predicts_the_odd_structures_from_the_even_ones():
+    n = [12, 3, 9, 6]  # any order: sorted by size, 3 and 9 fit, 6 and 12 are predicted
+    assert cost.held_out(n, [2 * x**2 for x in n]) == pytest.approx((360.0, 360.0))
+    # even (3, 9) at 18 and 162 s: b = 2, a = 2, predicting 72 + 288 = 360 s; the odd ones measured at 2x the law
+    assert cost.held_out(n, [576, 18, 162, 144]) == pytest.approx((360.0, 720.0))
+    assert cost.held_out([5], [1.0]) is None
+
+
+def test_stratified_sample_spans_the_sizes_and_the_scalings():
+    structures = build("augqm9", {"qm9": {"n_molecules": 40}, "augqm9": {"scalings": {"n": 10}}})
+    n = np.array([len(a) for a in structures])
+    scales = [a.info["scale"] for a in structures]
+    picks = cost.stratified_sample(n, scales, 8)
+    assert len(set(picks)) == 8
+    assert n[picks].min() == n.min() and n[picks].max() == n.max()
+    assert len({scales[i] for i in picks}) >= 6
+    assert sorted(cost.stratified_sample(n[:3], scales[:3], 8)) == [0, 1, 2]  # fewer structures than asked: all
+
+
+def test_chunk_size_keeps_the_longest_chunk_under_the_target():
+    times = np.ones(10)  # 2 slots: a chunk of c takes c/2 + 1/2 s
+    assert cost.chunk_walls(times, 4, 2).tolist() == [2.5, 2.5, 1.5]
+    assert cost.suggest_chunk_size(times, 2, 3.0, 1.0) == 5
+    assert cost.suggest_chunk_size(times, 2, 4.5, 1.5) == 5  # 1.5 x 3.0
+    assert cost.suggest_chunk_size(np.array([1.0, 50.0, 1.0]), 1, 10.0, 1.0) == 1  # one structure is too long already
+    assert cost.suggest_chunk_size(times, 2, 100.0, 1.0) == 10
+
+
+def test_plan_dft_runs_with_the_fake_cp2k_and_prints_every_dataset(tmp_path, capsys, monkeypatch):
+    for k, v in fake_cp2k.environment(tmp_path / "bin", "ok", tmp_path / "calls.log").items():
+        monkeypatch.setenv(k, v)
+    assert main(["plan", "--dft", _config(tmp_path), "--dft-sample", "3", "infcrystal=2",
+                 "--dft-times", str(tmp_path / "t.json")]) == 0
+    out = capsys.readouterr().out
+    rows = {m[0]: m for m in ROW.findall(out)}
+    assert set(rows) == set(TINY["datasets"]) and fake_cp2k.calls(tmp_path / "calls.log") == 3 + 2 + 3
+    assert rows["infcrystal"][1] == "bulk_metal" and rows["infcrystal"][2] == "2"
+    assert [rows[d][11] for d in TINY["datasets"]] == ["18", "10", "12"]  # structures of the config
+    assert "backend cp2k" in out and "CPU seconds" in out and "held-out check" in out
+    assert "workflow.dft_runtime_min" in out
+    saved = json.loads((tmp_path / "t.json").read_text())
+    assert all(t > 0 for g in saved for t in g["seconds"]) and not any(g["failed"] for g in saved)
+
+
+def test_plan_dft_from_known_times_gives_the_known_estimate_and_chunks(tmp_path, capsys):
+    """Timings following t = 3 N^2 s exactly: core-hours = sum of 3 N^2 over the dataset, held-out error 0."""
+    config = {**TINY, "datasets": ["growth_stable"], "workflow": {"chunk_size": {"growth_stable": 2}, "dft_threads": 1}}
+    sizes = [15, 17, 20]
+    (tmp_path / "t.json").write_text(json.dumps([{"dataset": "growth_stable", "template": "metal_cluster",
+                                                  "sample_n": sizes, "seconds": [3.0 * s**2 for s in sizes],
+                                                  "failed": 0}]))
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    # growth_stable, one growth per element, sizes 15..20: 2 x 3 x (225 + 256 + 289 + 324 + 361 + 400) = 11,130 s
+    assert main(["plan", "--dft", str(path), "--dft-from", str(tmp_path / "t.json"),
+                 "--target-job-hours", str(2300 / 3600), "--margin", "1"]) == 0
+    out = capsys.readouterr().out
+    row = ROW.findall(out)[0]
+    assert float(row[6]) == pytest.approx(2.0) and float(row[14]) == pytest.approx(11130 / 3600, abs=0.005)
+    assert re.search(r"^growth_stable\s+predicted ([\d,.]+) s, measured \1 s \([+-]0\.0%\)", out, re.M)
+    # one structure at a time, chunks of consecutive sizes per growth: chunks of 2 take at most 3 x (19² + 20²) =
+    # 2,283 s <= 2,300; chunks of 3 take 3 x (15² + 16² + 17²) = 2,310 s: chunk size 2, 6 chunks, 0.63 h, 39 min
+    assert re.search(r"^growth_stable\s+2\s+6\s+0\.63\s+39\s+chunk_size 2: longest chunk 0\.63 h$", out, re.M)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dft", "missing.yaml"], "missing.yaml"),
+    (["--dft-sample", "foo=3"], "'foo' is not a dataset of the config"),
+    (["--dft-sample", "0"], "--dft-sample 0: must be at least 1"),
+    (["--dft-max-atoms", "augqm9=x"], "expected N or DATASET=N"),
+    (["--target-job-hours", "0"], "--target-job-hours 0: must be positive"),
+    (["--dft-from", "nothere.json"], "--dft-from nothere.json"),
+    (["--dft-from", "bad.json"], "not a --dft-times file"),
+])
+def test_plan_dft_bad_input_is_one_line(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.json").write_text(json.dumps([{"dataset": "augqm9", "template": "molecule", "sample_n": [3, 5],
+                                                    "seconds": [1.0, -2.0], "failed": 0}]))
+    config = _config(tmp_path)
+    args = ["plan", "--dft", config, *argv] if argv[0] != "--dft" else ["plan", *argv]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def test_plan_needs_a_config_or_dft(capsys):
+    assert main(["plan"]) == 2
+    assert "--dft CONFIG" in capsys.readouterr().err

@@ -1,0 +1,286 @@
+"""`vimpnn plan --dft CONFIG`: the DFT cost of the config's datasets with its own engine and settings.
+
+A stratified sample of each dataset (vimpnn.dft.cost) runs now through the normal engine (`compute`, one
+structure at a time, a fresh temporary cache), with the dataset's settings as the workflow gives them (its own
+`max_scale`). A power law t = a N^b per dataset and CP2K template, summed over every structure's real atom
+count, gives core-hours; the chunks of consecutive structures the workflow runs then give a chunk size and
+a SLURM runtime for a target job length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import statistics
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vimpnn.dft import cost
+from vimpnn.errors import InputFormatError
+
+DEFAULT_SAMPLE = 8
+
+
+@dataclass
+class Group:
+    """One dataset's structures of one template: every structure's atom count, and the timed sample."""
+
+    dataset: str
+    template: str
+    n_atoms: np.ndarray          # every structure of the group, in the workflow's order
+    positions: np.ndarray        # their positions in the dataset (chunks are ranges of these)
+    sample_n: list[int]
+    seconds: list[float]         # core-seconds per sampled structure
+    failed: int
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dft", metavar="CONFIG", help="estimate the DFT core-hours of this config's datasets "
+                        "by timing a sample with its dft: engine and settings now (docs/dft.md)")
+    parser.add_argument("--dft-sample", nargs="+", default=[str(DEFAULT_SAMPLE)], metavar="N|DATASET=N",
+                        help=f"structures timed per dataset (default {DEFAULT_SAMPLE}); DATASET=N for one dataset")
+    parser.add_argument("--dft-max-atoms", nargs="+", default=[], metavar="N|DATASET=N",
+                        help="sample only structures of at most N atoms (the fit extrapolates beyond); "
+                             "DATASET=N for one dataset")
+    parser.add_argument("--dft-times", metavar="JSON", help="also write the sample's timings to this file")
+    parser.add_argument("--dft-from", metavar="JSON", help="refit the timings of an earlier --dft-times instead "
+                        "of timing now (the same config and sample options)")
+    parser.add_argument("--dft-exponent", type=float, metavar="B",
+                        help="exponent assumed where the sample has one atom count (default: flat in N)")
+    parser.add_argument("--target-job-hours", type=float, default=4.0, help="longest DFT batch job wanted")
+    parser.add_argument("--margin", type=float, default=1.5,
+                        help="safety factor on the predicted longest chunk for its runtime (default 1.5)")
+
+
+def per_dataset(flag: str, items: list[str], datasets: list[str], default: int | None) -> dict[str, int | None]:
+    """A flag's items (N for every dataset, DATASET=N for one) as dataset -> N."""
+    values = dict.fromkeys(datasets, default)
+    for item in items:
+        name, _, value = item.rpartition("=")
+        if name and name not in datasets:
+            raise InputFormatError(f"{flag} {item}: {name!r} is not a dataset of the config ({', '.join(datasets)})")
+        try:
+            k = int(value)
+        except ValueError:
+            raise InputFormatError(f"{flag} {item}: expected N or DATASET=N with N a whole number") from None
+        if k < 1:
+            raise InputFormatError(f"{flag} {item}: must be at least 1")
+        values.update({name: k} if name else dict.fromkeys(datasets, k))
+    return values
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.target_job_hours <= 0:
+        raise InputFormatError(f"--target-job-hours {args.target_job_hours:g}: must be positive")
+    if args.margin < 1:
+        raise InputFormatError(f"--margin {args.margin:g}: a safety factor is at least 1")
+
+
+def timed(atoms, settings: dict, cache: str) -> tuple[float, bool]:
+    """(seconds, ok) of one structure through the engine, printed as it finishes. CP2K runs as a child process: its CPU seconds (all
+    threads and ranks: core-seconds, whatever else loads the machine); the in-process backends: the record's
+    wall time in the (pinned, single-threaded) worker."""
+    from vimpnn.dft import compute
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = compute([atoms], settings, cache_dir=cache)[0]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if settings.get("backend", "cp2k") == "cp2k":
+        seconds = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    else:
+        seconds = result.walltime_s
+    steps = "" if result.scf_steps is None else f", {result.scf_steps} SCF steps"
+    print(f"timed {atoms.info.get('system_id', atoms.get_chemical_formula())} ({len(atoms)} atoms): {_num(seconds)} s"
+          f" (wall {_num(result.walltime_s)} s{steps}, {result.status})", flush=True)
+    return max(seconds, 1e-6), result.status == "ok"
+
+
+def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = None) -> list[Group]:
+    """Build each dataset, sample and time it per template, in one fresh cache removed afterwards; with
+    `earlier` ((dataset, template) -> an earlier run's group as JSON), its timings instead."""
+    from vimpnn.dft import compute
+    from vimpnn.dft.templates import choose_template
+    from vimpnn.structures.datasets import build, max_scale
+
+    groups = []
+    with tempfile.TemporaryDirectory() as cache:
+        for name in config["datasets"]:
+            settings = {**(config.get("dft") or {}), "max_scale": max_scale(name, config), "jobs": 1}
+            if earlier is None:
+                compute([], settings, cache_dir=cache)  # checks the settings and the binary; asks its version once
+            structures = build(name, config)
+            n = np.array([len(a) for a in structures])
+            templates = np.array([choose_template(a) for a in structures])
+            for template in dict.fromkeys(templates):
+                where = np.flatnonzero(templates == template)
+                top = max_atoms[name]
+                allowed = where[n[where] <= top] if top else where
+                if len(allowed) == 0:
+                    raise InputFormatError(f"{name}: no {template} structure of at most {top} atoms to sample "
+                                           f"(the smallest has {n[where].min()})")
+                if earlier is not None:
+                    if (name, template) not in earlier:
+                        raise InputFormatError(f"--dft-from: no timings of {name} ({template})")
+                    old = earlier[(name, template)]
+                    groups.append(Group(name, template, n[where], where, old["sample_n"], old["seconds"],
+                                        old["failed"]))
+                    continue
+                scales = [structures[i].info.get("scale", 1.0) for i in allowed]
+                picks = allowed[cost.stratified_sample(n[allowed], scales, sizes[name])]
+                times = [timed(structures[i], settings, cache) for i in picks]
+                groups.append(Group(name, template, n[where], where, [int(n[i]) for i in picks],
+                                    [t for t, _ in times], sum(not ok for _, ok in times)))
+    return groups
+
+
+def load_timings(path: str) -> dict:
+    """(dataset, template) -> group of a `--dft-times` file."""
+    import json
+
+    try:
+        rows = json.loads(Path(path).read_text())
+        for r in rows:
+            cost.fit_power_law(r["sample_n"], r["seconds"])  # positive times, as many as atom counts
+        return {(r["dataset"], r["template"]): {k: r[k] for k in ("sample_n", "seconds", "failed")} for r in rows}
+    except OSError as exc:
+        raise InputFormatError(f"--dft-from {path}: {exc.strerror}") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputFormatError(f"--dft-from {path}: not a --dft-times file ({exc!r})") from None
+
+
+def save_timings(path: str, groups: list[Group]) -> None:
+    import json
+
+    from vimpnn.outputs import atomic_output
+
+    rows = [{"dataset": g.dataset, "template": g.template, "sample_n": g.sample_n, "seconds": g.seconds,
+             "failed": g.failed} for g in groups]
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(rows, indent=1))
+
+
+def _num(x: float) -> str:
+    """Three significant digits, thousands separated."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def _hours(seconds: float) -> str:
+    return _num(seconds / 3600)
+
+
+def report(config: dict, groups: list[Group], args: argparse.Namespace) -> None:
+    from vimpnn.dft.settings import resolve
+
+    dft = resolve(config.get("dft"))
+    cp2k = dft["backend"] == "cp2k"
+    load, cpus = os.getloadavg()[0], os.cpu_count()
+    basis = "CPU seconds of each CP2K process" if cp2k else "wall time in the worker"
+    print(f"DFT cost at the config's scale: backend {dft['backend']}, the config's dft: settings, a stratified "
+          f"sample timed now, one structure at a time in a fresh cache ({basis}; load average {load:.1f} on "
+          f"{cpus} cores)")
+    print(f"{'dataset':<16} {'template':<13} {'sampled':>7} {'N':>7} {'fit t = a N^b [s]':>22} "
+          f"{'sampled s min/med/max':>26} {'structures':>10} {'N':>7} {'core-h':>9} {'range':>17}")
+    laws, total, low, high, notes = {}, 0.0, 0.0, 0.0, []
+    for g in groups:
+        law = cost.fit_power_law(g.sample_n, g.seconds, _exponent(g, args))
+        laws[(g.dataset, g.template)] = law
+        est = cost.estimate(law, g.n_atoms)
+        total, low, high = total + est, low + est * math.exp(-law.spread), high + est * math.exp(law.spread)
+        t = sorted(g.seconds)
+        print(f"{g.dataset:<16} {g.template:<13} {len(t):>7} {min(g.sample_n):>3}-{max(g.sample_n):<3} "
+              f"{f'{law.a:.3g} N^{law.b:.2f} ±{law.spread:.0%}':>22} "
+              f"{f'{_num(t[0])} / {_num(statistics.median(t))} / {_num(t[-1])}':>26} {len(g.n_atoms):>10,} "
+              f"{g.n_atoms.min():>3}-{g.n_atoms.max():<3} {_hours(est):>9} "
+              f"{_hours(est * math.exp(-law.spread)) + '-' + _hours(est * math.exp(law.spread)):>17}")
+        if len(set(g.sample_n)) == 1 and g.n_atoms.min() < g.n_atoms.max():
+            flat = f"exponent {args.dft_exponent:g} assumed" if args.dft_exponent is not None else \
+                "flat in N: a lower bound for the larger structures"
+            notes.append(f"{g.dataset}: one atom count sampled ({g.sample_n[0]}), the dataset spans "
+                         f"{g.n_atoms.min()}-{g.n_atoms.max()}: {flat}")
+        elif max(g.sample_n) < g.n_atoms.max():
+            notes.append(f"{g.dataset}: sampled up to {max(g.sample_n)} atoms, extrapolated to {g.n_atoms.max()}")
+        if g.failed:
+            notes.append(f"{g.dataset}: {g.failed} of the sampled structures failed (their time is counted)")
+    print(f"total: {_hours(total)} core-hours (range {_hours(low)}-{_hours(high)}: each fit moved by its RMS log "
+          "residual), on this machine's cores")
+    for note in notes:
+        print(f"  note: {note}")
+    held_out(groups, args)
+    chunking(config, groups, laws, dft, args)
+
+
+def _exponent(g: Group, args: argparse.Namespace) -> float | None:
+    """--dft-exponent, where the dataset has more than one atom count."""
+    return args.dft_exponent if g.n_atoms.min() < g.n_atoms.max() else None
+
+
+def held_out(groups: list[Group], args: argparse.Namespace) -> None:
+    """Fit on the even structures of each sample (by size), predict the total time of the odd ones."""
+    print("held-out check (each fit on the even sampled structures by size, predicting the odd ones' total):")
+    predicted = measured = 0.0
+    for g in groups:
+        check = cost.held_out(g.sample_n, g.seconds, _exponent(g, args))
+        if check is None:
+            print(f"{g.dataset:<16} one structure sampled: no check")
+            continue
+        predicted, measured = predicted + check[0], measured + check[1]
+        print(f"{g.dataset:<16} predicted {_num(check[0])} s, measured {_num(check[1])} s "
+              f"({check[0] / check[1] - 1:+.1%})")
+    if measured:
+        print(f"all held-out structures: predicted {_num(predicted)} s, measured {_num(measured)} s "
+              f"({predicted / measured - 1:+.1%})")
+
+
+def chunking(config: dict, groups: list[Group], laws: dict, dft: dict, args: argparse.Namespace) -> None:
+    """Chunk size per dataset for the target job length, and the runtime its longest chunk needs."""
+    workflow = config.get("workflow") or {}
+    per_process = int(dft["omp_threads"]) * int(dft["mpi_ranks"]) if dft["backend"] == "cp2k" else 1
+    threads = int(workflow.get("dft_threads", 1))
+    slots = max(threads // per_process, 1)  # the dft_chunk rule's --jobs
+    target = args.target_job_hours * 3600
+    print(f"chunks for jobs of at most {args.target_job_hours:g} h (workflow.dft_threads {threads}: {slots} "
+          f"structure(s) at a time x {per_process} core(s) each; runtime = {args.margin:g} x the predicted longest "
+          "chunk, a safety margin for the fit's spread, a slower node and retries):")
+    print(f"{'dataset':<16} {'chunk_size':>10} {'chunks':>8} {'longest h':>10} {'runtime_min':>12}   now")
+    runtimes = []
+    for name in dict.fromkeys(g.dataset for g in groups):
+        mine = [g for g in groups if g.dataset == name]
+        wall = np.zeros(sum(len(g.n_atoms) for g in mine))
+        for g in mine:
+            wall[g.positions] = laws[(g.dataset, g.template)](g.n_atoms) / per_process
+        size = cost.suggest_chunk_size(wall, slots, target, args.margin)
+        longest = cost.chunk_walls(wall, size, slots).max()
+        runtimes.append(math.ceil(args.margin * longest / 60))
+        now = (workflow.get("chunk_size") or {}).get(name)
+        current = "" if now is None else \
+            f"chunk_size {now}: longest chunk {cost.chunk_walls(wall, now, slots).max() / 3600:.2f} h"
+        print(f"{name:<16} {size:>10,} {math.ceil(len(wall) / size):>8,} {longest / 3600:>10.2f} "
+              f"{runtimes[-1]:>12,}   {current}")
+        if args.margin * wall.max() > float(dft["walltime_s"]):
+            print(f"  note: {name}'s largest structure is predicted at {wall.max():,.0f} s: raise dft.walltime_s "
+                  f"({dft['walltime_s']:g} s) to at least {math.ceil(args.margin * wall.max()):,}")
+    print(f"workflow.dft_runtime_min: {max(runtimes):,} (now {workflow.get('dft_runtime_min', 'unset')}); times are "
+          "this machine's, scale them by the cluster's speed")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vimpnn.validation import load_checked
+
+    _check(args)
+    config = load_checked(args.dft)
+    from vimpnn.structures.datasets import DATASETS
+
+    config.setdefault("datasets", list(DATASETS))
+    datasets = config["datasets"]
+    sizes = per_dataset("--dft-sample", args.dft_sample, datasets, DEFAULT_SAMPLE)
+    max_atoms = per_dataset("--dft-max-atoms", args.dft_max_atoms, datasets, None)
+    groups = measure(config, sizes, max_atoms, load_timings(args.dft_from) if args.dft_from else None)
+    if args.dft_times:
+        save_timings(args.dft_times, groups)
+    report(config, groups, args)
+    return 0
