@@ -65,8 +65,9 @@ def sample(config: dict, molecules: int, scalings: list[int], clusters: int, lat
     n_lattice = config["infcrystal"]["scalings"]["n"]
     points = set(np.linspace(0, n_lattice - 1, lattice).round().astype(int)) if lattice else set()
     out = {
-        "augqm9": [a for i, a in enumerate(qm9) if i % n_scalings in scalings],
         "growth_stable": [a for a in build("growth_stable", config) if a.info["system_id"].endswith("-g00-n015")],
+        # scaling by scaling: a run stopped early still has every molecule at the first scalings
+        "augqm9": sorted((a for i, a in enumerate(qm9) if i % n_scalings in scalings), key=lambda a: a.info["scale"]),
         "infcrystal": [a for a in build("infcrystal", config) if a.info["source_id"] in points],
     }
     out["growth_stable"] = out["growth_stable"][:clusters]
