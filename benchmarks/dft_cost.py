@@ -38,8 +38,8 @@ from vimpnn.structures.datasets import build, max_scale
 ROOT = Path(__file__).resolve().parents[1]
 # The defaults before the cost work (docs/dft-validation.md, "Cost"): the box of every finite structure sized for
 # its dataset's largest scaling; molecules at EPS_SCF 1e-6 with EPS_DEFAULT 1e-12 and the FULL_SINGLE_INVERSE
-# preconditioner; clusters with EPS_DEFAULT 1e-12 and Broyden ALPHA 0.2. Rendered, these are the previous inputs
-# byte for byte (the cache keys of the release build).
+# preconditioner; clusters with EPS_DEFAULT 1e-12 and Broyden ALPHA 0.2. Rendered, these give the inputs of the
+# previous code byte for byte (all 92 structures of config/release.yaml, checked once: the same cache keys).
 BEFORE: dict = {"box": "dataset", "templates": {
     "molecule": {"eps_scf": 1.0e-6, "overrides": {"force_eval/dft/qs/eps_default": 1.0e-12,
                                                   "force_eval/dft/scf/ot/preconditioner": "FULL_SINGLE_INVERSE"}},
