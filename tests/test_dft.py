@@ -125,7 +125,7 @@ def test_box_rule_changes_the_input_and_the_cache_key(fake, tmp_path):
     atoms = _scaled_benzene(0.9)
     texts = {rule: templates.render(atoms, resolve({"box": rule})).text for rule in ("dataset", "structure")}
     assert "A 15.5 0.0 0.0" in texts["dataset"] and "A 12.5 0.0 0.0" in texts["structure"]
-    assert templates.render(atoms, resolve({})).text == texts["structure"]  # the default: each its own box
+    assert templates.render(atoms, resolve({})).text == texts["dataset"]  # the default: one box per curve
     for rule in ("dataset", "structure", "dataset"):
         (r,) = compute([atoms], {"box": rule}, cache_dir=tmp_path / "c")
         assert r.status == "ok" and r.settings["box"] == rule
