@@ -7,7 +7,7 @@ cheaper. The two levels alternate structure by structure (the machine is shared 
 fresh cache, one CP2K process at a time with one thread. A structure whose two inputs are identical runs once.
 Reported per dataset: CPU seconds of CP2K per structure at each level and their ratio, SCF steps, and the
 largest and mean |dE| per atom. `--grid` adds the box volume (the grid points at a fixed cutoff) of every finite
-structure of the paper-size datasets at both levels, no CP2K needed.
+structure of the paper-size datasets under the two box rules (`dft.box`), no CP2K needed.
 
 Sample (the defaults; small because CP2K is slow on the 2 shared cores this was written on): the first
 `--molecules` QM9 molecules at the scalings numbered `--scalings`, the growth_stable Al and Cu clusters of
@@ -115,21 +115,21 @@ def measure(config: dict, structures: dict[str, list], tmp: Path) -> None:
 
 
 def grid_volumes(n_molecules: int) -> None:
-    """Mean box volume of the finite structures of the paper-size datasets (config/config.yaml) at both levels."""
+    """Mean box volume of the finite structures of the paper-size datasets (config/config.yaml) under the two box
+    rules, `dataset` (the default) and `structure`: the grid points `box: structure` would save at a fixed cutoff."""
     paper = load_config(ROOT / "config" / "config.yaml")
     paper = merge(paper, {"qm9": {"source": "shipped", "path": None, "n_molecules": n_molecules}})
     print(f"box volume (grid points at a fixed cutoff), paper-size datasets, AugQM9 on the first {n_molecules} "
           "QM9 molecules:")
     for dataset in ("augqm9", "growth_stable", "growth_unstable"):
         structures = build(dataset, paper)
+        template = "molecule" if dataset == "augqm9" else "metal_cluster"
         vols = {}
-        for side in ("before", "now"):
-            settings = resolve(level(paper, dataset, side == "before"))
-            template = "molecule" if dataset == "augqm9" else "metal_cluster"
-            s = for_template(settings, template)
-            vols[side] = np.mean([np.prod(templates.box(a, s)[0]) for a in structures])
-        print(f"  {dataset:15} {len(structures):7d} structures: mean box {vols['before']:8.0f} -> {vols['now']:8.0f} "
-              f"Å^3, ratio {vols['before'] / vols['now']:.2f}")
+        for rule in ("dataset", "structure"):
+            s = for_template(resolve({**level(paper, dataset, False), "box": rule}), template)
+            vols[rule] = np.mean([np.prod(templates.box(a, s)[0]) for a in structures])
+        print(f"  {dataset:15} {len(structures):7d} structures: mean box {vols['dataset']:8.0f} Å^3 (box: dataset) "
+              f"-> {vols['structure']:8.0f} Å^3 (box: structure), ratio {vols['dataset'] / vols['structure']:.2f}")
 
 
 def main() -> int:
