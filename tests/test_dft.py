@@ -75,8 +75,8 @@ def test_template_choice_and_spin():
         assert "UKS" not in templates.render(tagged(metal, "m"), s).text  # smeared RKS despite odd electrons
 
 
-def test_box_holds_the_largest_scaling_and_is_shared_by_all_scalings():
-    s = resolve({})
+def test_dataset_box_holds_the_largest_scaling_and_is_shared_by_all_scalings():
+    s = resolve({"box": "dataset"})
     ref = molecule("C6H6")
     extent = np.ptp(ref.get_positions(), axis=0)
     boxes = []
@@ -89,6 +89,49 @@ def test_box_holds_the_largest_scaling_and_is_shared_by_all_scalings():
         assert np.all(centred.min(0) >= s["vacuum"] - 1e-9) and np.all(centred.max(0) <= lengths - s["vacuum"] + 1e-9)
     assert np.allclose(boxes[0], boxes[1]) and np.allclose(boxes[1], boxes[2])
     assert np.all(boxes[0] >= 1.5 * extent + 2 * s["vacuum"])
+
+
+def _scaled_benzene(scale: float) -> Atoms:
+    ref = molecule("C6H6")
+    atoms = ref.copy()
+    atoms.set_positions((ref.get_positions() - ref.get_positions().mean(0)) * scale)
+    atoms.info.update(system_id=f"c6h6-{scale}", scale=scale)
+    return atoms
+
+
+def test_structure_box_shrinks_with_compression_but_keeps_the_vacuum():
+    shared, own = resolve({"box": "dataset", "max_scale": 1.5}), resolve({"box": "structure", "max_scale": 1.5})
+    extent_ref = np.ptp(molecule("C6H6").get_positions(), axis=0).max()  # 4.97 Å: 1.5 x + 8 = 15.5 Å
+    sides = {}
+    for scale in (0.9, 1.0, 1.5):
+        atoms = _scaled_benzene(scale)
+        (side, *_), centred = templates.box(atoms, own)
+        sides[scale] = side
+        # the padding rule: the structure's own extent + 2 x 4 Å, rounded up to 0.5 Å, centred
+        assert side == math.ceil(2 * (scale * extent_ref + 8.0) - 1e-6) / 2
+        assert np.all(centred.min(0) >= 4.0 - 1e-9) and np.all(centred.max(0) <= side - 4.0 + 1e-9)
+        assert side <= templates.box(atoms, shared)[0][0]
+    assert sides[0.9] == 12.5 and templates.box(_scaled_benzene(0.9), shared)[0][0] == 15.5  # 0.52x the grid
+    assert sides[1.5] == templates.box(_scaled_benzene(1.5), shared)[0][0]  # the largest scaling: same box
+    # growth_stable (max_scale 1.0, s = 1.0): the two rules give the same box, hence the same input and cache entry
+    atoms = _scaled_benzene(1.0)
+    assert (templates.render(atoms, resolve({"box": "structure", "max_scale": 1.0})).text
+            == templates.render(atoms, resolve({"box": "dataset", "max_scale": 1.0})).text)
+
+
+def test_box_rule_changes_the_input_and_the_cache_key(fake, tmp_path):
+    use, log = fake
+    use("ok")
+    atoms = _scaled_benzene(0.9)
+    texts = {rule: templates.render(atoms, resolve({"box": rule})).text for rule in ("dataset", "structure")}
+    assert "A 15.5 0.0 0.0" in texts["dataset"] and "A 12.5 0.0 0.0" in texts["structure"]
+    assert templates.render(atoms, resolve({})).text == texts["dataset"]  # the default: one box per curve
+    for rule in ("dataset", "structure", "dataset"):
+        (r,) = compute([atoms], {"box": rule}, cache_dir=tmp_path / "c")
+        assert r.status == "ok" and r.settings["box"] == rule
+    assert fake_cp2k.calls(log) == 2  # the third is the first one's cache entry
+    with pytest.raises(DFTSetupError, match="box"):
+        resolve({"box": "per-structure"})
 
 
 def test_kgrid_from_unscaled_cell_and_explicit():
@@ -553,7 +596,7 @@ def test_workflow_box_follows_each_datasets_scaling_range(fake, tmp_path):
     config = {"seed": 0, "datasets": ["growth_stable", "growth_unstable"],
               "growth": {"elements": ["Al"], "min_size": 15, "max_size": 15, "stable": {"n_seeds": 1},
                          "unstable": {"n_seeds": 1, "scalings": {"min": 0.9, "max": 1.3, "n": 2}}},
-              "dft": {"backend": "cp2k", "cache_dir": "results/dft/cache", "vacuum": 3.0}}
+              "dft": {"backend": "cp2k", "cache_dir": "results/dft/cache", "vacuum": 3.0, "box": "dataset"}}
     wd = workflow_copy(tmp_path / "wf", config)
     targets = [f"results/config/dft-{d}.yaml" for d in config["datasets"]]
     res = run_snakemake(wd, "--cores", "1", "--configfile=config/test.yaml", *targets)

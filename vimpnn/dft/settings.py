@@ -40,7 +40,10 @@ DEFAULTS: dict[str, Any] = {
     "kpoint_length": 20.0,             # Å: k-grid n_i = ceil(L / |a_i|) of the unscaled cell, rounded up to even
     "kpoints": None,                   # explicit [n1, n2, n3] Monkhorst-Pack grid instead of kpoint_length
     "vacuum": 4.0,                     # Å on each side of the largest (max_scale) non-periodic system
-    "max_scale": 1.5,                  # the box holds the reference geometry scaled by this factor
+    "max_scale": 1.5,                  # box: dataset holds the reference geometry scaled by this factor
+    # finite systems: dataset (one box per curve, for max_scale) | structure (its own extent: 1.36x fewer grid
+    # points on AugQM9, but the grid spacing then changes along a curve: H2O moved by 1.46 meV/atom)
+    "box": "dataset",
     "templates": {},
     "overrides": {},
     # xtb backend (tblite; vimpnn/dft/xtb.py); the defaults are tblite's own
@@ -55,9 +58,13 @@ DEFAULTS: dict[str, Any] = {
 # the free C atom 1.35 eV above it (GPW, 400 Ry) and overbinds every CH bond network by ~30 kcal/mol per C;
 # DZVP-MOLOPT-SR-GTH puts the free H atom 0.95 eV too high. Same size (2s2p1d), same cost (docs/dft-validation.md).
 TEMPLATE_DEFAULTS: dict[str, dict[str, Any]] = {
+    # EPS_SCF 1e-5: the OT energy is converged to ~1e-9 Ha once the orbital gradient is below 1e-5 (the error is
+    # second order in it); 1e-6 costs ~20% more steps for nothing measurable (docs/dft-validation.md, "Cost")
     "molecule": {"basis_set": "DZVP-MOLOPT-PBE-GTH", "basis_file": "BASIS_MOLOPT_UZH",
-                 "potential_file": "POTENTIAL_UZH"},
-    "metal_cluster": {"max_scf": 100},
+                 "potential_file": "POTENTIAL_UZH", "eps_scf": 1.0e-5},
+    # Broyden ALPHA 0.4: Al15 / Cu15 in 20 / 24 steps instead of 26 / 32, the same energy to 0.01 meV/atom
+    # (docs/dft-validation.md, "Cost"); the retry ladder's smaller_mixing rung halves it back to 0.2
+    "metal_cluster": {"max_scf": 100, "mixing_alpha": 0.4},
     "bulk_metal": {"max_scf": 100},
 }
 

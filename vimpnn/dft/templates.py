@@ -87,13 +87,15 @@ def kgrid(atoms, settings: dict) -> tuple[int, int, int]:
 def box(atoms, settings: dict) -> tuple[np.ndarray, np.ndarray]:
     """Cubic box lengths and centred positions for a finite system.
 
-    The box holds the reference geometry (positions / scale) scaled by `max_scale`, plus `vacuum` on each side,
-    rounded up to 0.5 Å: every scaling of one molecule gets the same box and grid.
+    `box: structure`: the structure's own extent plus `vacuum` on each side, rounded up to 0.5 Å. `box: dataset`:
+    the reference geometry (positions / scale) scaled by `max_scale` instead, so every scaling of one molecule
+    gets the same box and grid (a compressed molecule then pays for the largest one's grid).
     """
     pos = atoms.get_positions()
     extent = pos.max(axis=0) - pos.min(axis=0)
-    reference = extent / float(atoms.info.get("scale", 1.0))
-    lengths = np.maximum(reference * settings["max_scale"], extent) + 2 * float(settings["vacuum"])
+    if settings["box"] == "dataset":
+        extent = np.maximum(extent / float(atoms.info.get("scale", 1.0)) * settings["max_scale"], extent)
+    lengths = extent + 2 * float(settings["vacuum"])
     # CP2K's wavelet Poisson solver (PERIODIC NONE) aborts on non-cubic cells: the longest edge for all three
     lengths = np.full(3, np.ceil(lengths.max() * 2 - 1e-6) / 2)
     centred = pos - (pos.max(axis=0) + pos.min(axis=0)) / 2 + lengths / 2

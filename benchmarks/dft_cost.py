@@ -1,0 +1,164 @@
+"""CP2K cost per structure at the previous production settings and at the current defaults, side by side, and
+the energy difference between them.
+
+Both levels start from `config/release.yaml`'s `dft:` section with each dataset's `max_scale`, as the workflow
+runs them (`results/config/dft-<dataset>.yaml`); BEFORE restores what the defaults were before they were made
+cheaper. The two levels alternate structure by structure (the machine is shared and its load drifts), each in a
+fresh cache, one CP2K process at a time with one thread. A structure whose two inputs are identical runs once.
+Reported per dataset: CPU seconds of CP2K per structure at each level and their ratio, SCF steps, and the
+largest and mean |dE| per atom. `--grid` adds the box volume (the grid points at a fixed cutoff) of every finite
+structure of the paper-size datasets under the two box rules (`dft.box`), no CP2K needed.
+
+Sample (the defaults; small because CP2K is slow on the 2 shared cores this was written on): the first
+`--molecules` QM9 molecules at the scalings numbered `--scalings`, the growth_stable Al and Cu clusters of
+15 atoms (seed 0), and `--lattice` points of each InfCrystal metal.
+
+    OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/dft_cost.py
+    .venv/bin/python benchmarks/dft_cost.py --grid --molecules 0 --lattice 0 --clusters 0   # grid volumes only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vimpnn.config import load_config
+from vimpnn.dft import compute, templates
+from vimpnn.dft.binary import build as cp2k_build, find_executable
+from vimpnn.dft.settings import for_template, merge, resolve
+from vimpnn.structures.datasets import build, max_scale
+
+ROOT = Path(__file__).resolve().parents[1]
+# The defaults before the cost work (docs/dft-validation.md, "Cost"): the box of every finite structure sized for
+# its dataset's largest scaling; molecules at EPS_SCF 1e-6 with EPS_DEFAULT 1e-12 and the FULL_SINGLE_INVERSE
+# preconditioner; clusters with EPS_DEFAULT 1e-12 and Broyden ALPHA 0.2. Rendered, these give the inputs of the
+# previous code byte for byte (all 92 structures of config/release.yaml, checked once: the same cache keys).
+BEFORE: dict = {"box": "dataset", "templates": {
+    "molecule": {"eps_scf": 1.0e-6, "overrides": {"force_eval/dft/qs/eps_default": 1.0e-12,
+                                                  "force_eval/dft/scf/ot/preconditioner": "FULL_SINGLE_INVERSE"}},
+    "metal_cluster": {"mixing_alpha": 0.2, "overrides": {"force_eval/dft/qs/eps_default": 1.0e-12}}}}
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished child processes (the CP2K runs)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def level(config: dict, dataset: str, before: bool) -> dict:
+    """The `dft:` section the workflow would run `dataset` with, at the previous (`before`) or current defaults."""
+    dft = {**config["dft"], "max_scale": max_scale(dataset, config)}
+    return merge(dft, BEFORE) if before else dft
+
+
+def sample(config: dict, molecules: int, scalings: list[int], clusters: int, lattice: int) -> dict[str, list]:
+    """The benchmark structures per dataset (see the module docstring); lattice points spread over the scan."""
+    qm9 = build("augqm9", merge(config, {"qm9": {"n_molecules": molecules}})) if molecules else []
+    n_scalings = config["augqm9"]["scalings"]["n"]
+    n_lattice = config["infcrystal"]["scalings"]["n"]
+    points = set(np.linspace(0, n_lattice - 1, lattice).round().astype(int)) if lattice else set()
+    out = {
+        "growth_stable": [a for a in build("growth_stable", config) if a.info["system_id"].endswith("-g00-n015")],
+        # scaling by scaling: a run stopped early still has every molecule at the first scalings
+        "augqm9": sorted((a for i, a in enumerate(qm9) if i % n_scalings in scalings), key=lambda a: a.info["scale"]),
+        "infcrystal": [a for a in build("infcrystal", config) if a.info["source_id"] in points],
+    }
+    out["growth_stable"] = out["growth_stable"][:clusters]
+    return {k: v for k, v in out.items() if v}
+
+
+def run_one(atoms, settings: dict, cache: Path) -> tuple[float, object]:
+    c0 = children_cpu()
+    (result,) = compute([atoms], {**settings, "jobs": 1, "omp_threads": 1}, cache_dir=cache)
+    return children_cpu() - c0, result
+
+
+def measure(config: dict, structures: dict[str, list], tmp: Path) -> None:
+    print(f"{'dataset':15} {'n':>3} {'before s':>9} {'now s':>8} {'ratio':>6} {'SCF before/now':>15} "
+          f"{'max|dE| meV/atom':>17} {'mean|dE|':>9}  identical inputs")
+    flip = 0
+    for dataset, items in structures.items():
+        before, now = resolve(level(config, dataset, True)), resolve(level(config, dataset, False))
+        rows = []
+        for atoms in items:
+            same = templates.render(atoms, before).text == templates.render(atoms, now).text
+            sides = {}
+            order = ("before", "now") if flip % 2 == 0 else ("now", "before")
+            flip += 1
+            for side in order[:1] if same else order:
+                settings = level(config, dataset, side == "before")
+                sides[side] = run_one(atoms, settings, tmp / side)
+            if same:
+                sides = {"before": next(iter(sides.values())), "now": next(iter(sides.values()))}
+            (cb, rb), (cn, rn) = sides["before"], sides["now"]
+            if rb.status != "ok" or rn.status != "ok":
+                print(f"  {atoms.info['system_id']}: before {rb.status}, now {rn.status} ({rb.reason or rn.reason})")
+                continue
+            de = abs(rn.energy - rb.energy) / len(atoms) * 1e3
+            rows.append((cb, cn, rb.scf_steps, rn.scf_steps, de, same))
+            print(f"  {atoms.info['system_id']:34} {len(atoms):3d} atoms  before {cb:7.1f} s ({rb.scf_steps} SCF)  "
+                  f"now {cn:7.1f} s ({rn.scf_steps} SCF)  |dE| {de:.4f} meV/atom"
+                  + ("  (identical input)" if same else ""), flush=True)
+        if not rows:
+            continue
+        cb, cn, sb, sn, de, same = zip(*rows)
+        print(f"{dataset:15} {len(rows):3d} {statistics.mean(cb):9.1f} {statistics.mean(cn):8.1f} "
+              f"{sum(cb) / sum(cn):6.2f} {statistics.mean(sb):7.1f}/{statistics.mean(sn):<7.1f} {max(de):17.4f} "
+              f"{statistics.mean(de):9.4f}  {sum(same)}/{len(rows)}", flush=True)
+
+
+def grid_volumes(n_molecules: int) -> None:
+    """Mean box volume of the finite structures of the paper-size datasets (config/config.yaml) under the two box
+    rules, `dataset` (the default) and `structure`: the grid points `box: structure` would save at a fixed cutoff."""
+    paper = load_config(ROOT / "config" / "config.yaml")
+    paper = merge(paper, {"qm9": {"source": "shipped", "path": None, "n_molecules": n_molecules}})
+    print(f"box volume (grid points at a fixed cutoff), paper-size datasets, AugQM9 on the first {n_molecules} "
+          "QM9 molecules:")
+    for dataset in ("augqm9", "growth_stable", "growth_unstable"):
+        structures = build(dataset, paper)
+        template = "molecule" if dataset == "augqm9" else "metal_cluster"
+        vols = {}
+        for rule in ("dataset", "structure"):
+            s = for_template(resolve({**level(paper, dataset, False), "box": rule}), template)
+            vols[rule] = np.mean([np.prod(templates.box(a, s)[0]) for a in structures])
+        print(f"  {dataset:15} {len(structures):7d} structures: mean box {vols['dataset']:8.0f} Å^3 (box: dataset) "
+              f"-> {vols['structure']:8.0f} Å^3 (box: structure), ratio {vols['dataset'] / vols['structure']:.2f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--molecules", type=int, default=4, help="the first N QM9 molecules (0: none)")
+    parser.add_argument("--scalings", default="0,4,9",
+                        help="which of the 10 AugQM9 scalings (0: 0.90, 4: 1.17, 9: 1.50)")
+    parser.add_argument("--clusters", type=int, default=2, help="growth_stable clusters of 15 atoms (Al, Cu)")
+    parser.add_argument("--lattice", type=int, default=2, help="InfCrystal lattice points per metal")
+    parser.add_argument("--grid", action="store_true", help="also the box volumes over the paper-size datasets")
+    parser.add_argument("--grid-molecules", type=int, default=1000)
+    args = parser.parse_args()
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+    config = load_config(ROOT / "config" / "release.yaml")
+    structures = sample(config, args.molecules, [int(k) for k in args.scalings.split(",")], args.clusters,
+                        args.lattice)
+    if structures:
+        cp2k_build(find_executable(resolve({})))  # `cp2k.psmp --version` once, outside the timings
+        print(f"CP2K CPU seconds per structure at config/release.yaml's levels, before (BEFORE) and now; load average "
+              f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            measure(config, structures, Path(tmp))
+        print(f"wall {time.perf_counter() - t0:.0f} s; load average after {os.getloadavg()[0]:.2f}")
+    if args.grid:
+        grid_volumes(args.grid_molecules)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
