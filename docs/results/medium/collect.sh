@@ -6,7 +6,15 @@ out=docs/results/medium
 mkdir -p "$out/tables" "$out/figures"
 cp results/tables/*.md results/tables/*.csv "$out/tables/" 2>/dev/null || true
 for f in results/figures/*.png; do [ -e "$f" ] && cp "$f" "$out/figures/"; done
-cp results/report/report.html "$out/" 2>/dev/null || true
+python - "$out"/figures/*.png <<'PY'
+"""Quantise the copied figures to 128 colours: a third of the bytes, for the repository."""
+import sys
+from PIL import Image
+
+for path in sys.argv[1:]:
+    Image.open(path).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+PY
+# the HTML report (results/report/report.html) embeds these figures again: rebuilt by run.sh, not copied
 python - "$out/runs.csv" <<'PY'
 """One row per finished run: its training summary beside its test metrics."""
 import csv, json, sys
