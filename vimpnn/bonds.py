@@ -113,12 +113,17 @@ def _rdkit_bonds(atoms, smiles: str = "") -> tuple[np.ndarray, np.ndarray, str]:
         log.warning("bond orders of %s (%s) not perceived: all its bonds count as single",
                     atoms.get_chemical_formula(), smiles or "no SMILES")
         route = "connectivity only"
+    return (*_bond_table(mol, range(mol.GetNumAtoms()), Chem), route)
+
+
+def _bond_table(mol, index, Chem) -> tuple[np.ndarray, np.ndarray]:
+    """`mol`'s bonds as (i <= j) pairs of `index[atom]` and their types (SINGLE, else MULTIPLE)."""
     bonds = list(mol.GetBonds())
-    pairs = np.array([sorted((b.GetBeginAtomIdx(), b.GetEndAtomIdx())) for b in bonds], dtype=np.int64)
+    pairs = np.array([sorted((index[b.GetBeginAtomIdx()], index[b.GetEndAtomIdx()])) for b in bonds], dtype=np.int64)
     types = np.array(
         [SINGLE if b.GetBondType() == Chem.BondType.SINGLE else MULTIPLE for b in bonds], dtype=np.int8
     )
-    return pairs.reshape(-1, 2), types, route
+    return pairs.reshape(-1, 2), types
 
 
 def _bonds_from_smiles(mol, smiles: str, Chem) -> tuple[np.ndarray, np.ndarray] | None:
@@ -139,11 +144,4 @@ def _bonds_from_smiles(mol, smiles: str, Chem) -> tuple[np.ndarray, np.ndarray] 
         bond.SetBondType(Chem.BondType.SINGLE)
         bond.SetIsAromatic(False)
     match = mol.GetSubstructMatch(skeleton) if skeleton.GetNumAtoms() == mol.GetNumAtoms() else ()
-    if not match:
-        return None
-    bonds = list(template.GetBonds())
-    pairs = np.array([sorted((match[b.GetBeginAtomIdx()], match[b.GetEndAtomIdx()])) for b in bonds], dtype=np.int64)
-    types = np.array(
-        [SINGLE if b.GetBondType() == Chem.BondType.SINGLE else MULTIPLE for b in bonds], dtype=np.int8
-    )
-    return pairs.reshape(-1, 2), types
+    return _bond_table(template, match, Chem) if match else None
