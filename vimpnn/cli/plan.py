@@ -18,7 +18,6 @@ import argparse
 import csv
 import os
 import statistics
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -112,19 +111,17 @@ def throughput_for(spec: RunSpec, measured: list[tuple[RunSpec, float]]) -> floa
 
 
 def fast_level_seconds(config: dict, sample: int) -> dict[str, tuple[int, float]]:
-    """dataset -> (structures, mean seconds per structure) at the fast level, timed now on `sample` structures
-    spread evenly over each dataset of the config (one pinned worker, a fresh cache: nothing is reused)."""
-    from vimpnn.dft import compute
-    from vimpnn.structures.datasets import DATASETS, build
+    """dataset -> (structures, seconds for all of them) at the fast level: `plan --dft`'s stratified sample
+    and timing with `backend: fast`, `sample` structures per dataset and template, in a fresh cache."""
+    from vimpnn.structures.datasets import DATASETS
 
+    names = list(config.get("datasets", DATASETS))
     xtb = {k: v for k, v in (config.get("dft") or {}).items() if k.startswith("xtb_")}
-    out = {}
-    with tempfile.TemporaryDirectory() as cache:
-        for name in config.get("datasets", DATASETS):
-            structures = build(name, config)
-            picked = structures[:: max(1, len(structures) // sample)][:sample]
-            results = compute(picked, {**xtb, "backend": "fast", "jobs": 1}, cache_dir=cache)
-            out[name] = (len(structures), statistics.mean(r.walltime_s for r in results))
+    fast = {**config, "datasets": names, "dft": {**xtb, "backend": "fast"}}
+    out: dict[str, tuple[int, float]] = {}
+    for g in plan_dft.measure(fast, dict.fromkeys(names, sample), dict.fromkeys(names), echo=False):
+        n, seconds = out.get(g.dataset, (0, 0.0))
+        out[g.dataset] = (n + len(g.n_atoms), seconds + len(g.n_atoms) * statistics.mean(g.seconds))
     return out
 
 
@@ -136,8 +133,8 @@ def print_fast_level(config: dict, sample: int, cores: int) -> None:
           f"wall time in the worker; load average {load:.1f} on {cpus} cores{busy}):")
     print(f"{'dataset':<16} {'structures':>10} {'ms/structure':>13} {'core-h':>7} {f'h on {cores} cores':>12}")
     for name, (n, seconds) in times.items():
-        print(f"{name:<16} {n:>10,} {seconds * 1e3:>13.1f} {n * seconds / 3600:>7.2f} {n * seconds / 3600 / cores:>12.2f}")
-    total = sum(n * seconds for n, seconds in times.values()) / 3600
+        print(f"{name:<16} {n:>10,} {seconds / n * 1e3:>13.1f} {seconds / 3600:>7.2f} {seconds / 3600 / cores:>12.2f}")
+    total = sum(seconds for _, seconds in times.values()) / 3600
     print(f"total: {total:.2f} core-hours of xTB/EMT, {total / cores:.2f} h on {cores} cores "
           f"(structure generation and packing not included)")
 

@@ -81,10 +81,10 @@ def _check(args: argparse.Namespace) -> None:
         raise InputFormatError(f"--margin {args.margin:g}: a safety factor is at least 1")
 
 
-def timed(atoms, settings: dict, cache: str) -> tuple[float, bool]:
-    """(seconds, ok) of one structure through the engine, printed as it finishes. CP2K runs as a child process: its CPU seconds (all
-    threads and ranks: core-seconds, whatever else loads the machine); the in-process backends: the record's
-    wall time in the (pinned, single-threaded) worker."""
+def timed(atoms, settings: dict, cache: str, echo: bool = True) -> tuple[float, bool]:
+    """(seconds, ok) of one structure through the engine, printed (`echo`) as it finishes. CP2K runs as a child
+    process: its CPU seconds (all threads and ranks: core-seconds, whatever else loads the machine); the
+    in-process backends: the record's wall time in the (pinned, single-threaded) worker."""
     from vimpnn.dft import compute
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -95,14 +95,17 @@ def timed(atoms, settings: dict, cache: str) -> tuple[float, bool]:
     else:
         seconds = result.walltime_s
     steps = "" if result.scf_steps is None else f", {result.scf_steps} SCF steps"
-    print(f"timed {atoms.info.get('system_id', atoms.get_chemical_formula())} ({len(atoms)} atoms): {_num(seconds)} s"
-          f" (wall {_num(result.walltime_s)} s{steps}, {result.status})", flush=True)
+    if echo:
+        print(f"timed {atoms.info.get('system_id', atoms.get_chemical_formula())} ({len(atoms)} atoms): "
+              f"{_num(seconds)} s (wall {_num(result.walltime_s)} s{steps}, {result.status})", flush=True)
     return max(seconds, 1e-6), result.status == "ok"
 
 
-def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = None) -> list[Group]:
+def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = None, echo: bool = True
+            ) -> list[Group]:
     """Build each dataset, sample and time it per template, in one fresh cache removed afterwards; with
-    `earlier` ((dataset, template) -> an earlier run's group as JSON), its timings instead."""
+    `earlier` ((dataset, template) -> an earlier run's group as JSON), its timings instead. `echo`: print
+    each timing as it finishes."""
     from vimpnn.dft import compute
     from vimpnn.dft.templates import choose_template
     from vimpnn.structures.datasets import build, max_scale
@@ -132,7 +135,7 @@ def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = N
                     continue
                 scales = [structures[i].info.get("scale", 1.0) for i in allowed]
                 picks = allowed[cost.stratified_sample(n[allowed], scales, sizes[name])]
-                times = [timed(structures[i], settings, cache) for i in picks]
+                times = [timed(structures[i], settings, cache, echo) for i in picks]
                 groups.append(Group(name, template, n[where], where, [int(n[i]) for i in picks],
                                     [t for t, _ in times], sum(not ok for _, ok in times)))
     return groups
