@@ -185,6 +185,35 @@ def test_valence_specific_names_are_spelled_per_element():
     assert "BASIS_SET DZVP-MOLOPT-GTH\n" in text and "POTENTIAL GTH-PBE\n" in text  # names the file defines stay
 
 
+def test_element_basis_takes_its_set_from_its_own_file():
+    """H from BASIS_ccGRB_UZH beside C from BASIS_MOLOPT_UZH: both files are read, each KIND names its set."""
+    level = {"basis_set": "TZV2P-MOLOPT-PBE-GTH", "basis_file": "BASIS_MOLOPT_UZH", "potential_file": "POTENTIAL_UZH",
+             "element_basis": {"H": {"basis_set": "ccGRB-T", "basis_file": "BASIS_ccGRB_UZH"}}}
+    rendered = templates.render(tagged(molecule("CH4"), "ch4"), resolve({"templates": {"molecule": level}}))
+    kinds = {e: k["basis_set"] for e, k in rendered.tree["force_eval"]["subsys"]["kind"].items()}
+    assert kinds == {"C": "TZV2P-MOLOPT-PBE-GTH-q4", "H": "ccGRB-T-q1"}
+    assert rendered.text.count("BASIS_SET_FILE_NAME") == 2 and "BASIS_SET_FILE_NAME BASIS_ccGRB_UZH" in rendered.text
+    # an input without hydrogen reads one file only
+    co = templates.render(tagged(molecule("CO"), "co"), resolve({"templates": {"molecule": level}}))
+    assert co.text.count("BASIS_SET_FILE_NAME") == 1
+    level["element_basis"]["H"]["basis_set"] = "no-such-set"
+    with pytest.raises(DFTSetupError, match=r"element H has no basis set no-such-set in .*BASIS_ccGRB_UZH"):
+        templates.render(tagged(molecule("CH4"), "ch4"), resolve({"templates": {"molecule": level}}))
+
+
+def test_element_basis_is_replaced_not_merged():
+    """A level that names its own per-element sets (even none) drops the template default's."""
+    hydrogen = {"H": {"basis_set": "ccGRB-T", "basis_file": "BASIS_ccGRB_UZH"}}
+    oxygen = {"O": {"basis_set": "ccGRB-T", "basis_file": "BASIS_ccGRB_UZH"}}
+    s = resolve({"element_basis": hydrogen, "templates": {"molecule": {"element_basis": oxygen}}})
+    assert for_template(s, "molecule")["element_basis"] == oxygen
+    assert for_template(s, "metal_cluster")["element_basis"] == hydrogen
+    s = resolve({"element_basis": hydrogen, "templates": {"molecule": {"element_basis": {}}}})
+    assert for_template(s, "molecule")["element_basis"] == {}
+    with pytest.raises(DFTSetupError, match="basis_file"):
+        resolve({"element_basis": {"H": {"basis_set": "ccGRB-T"}}})
+
+
 # --- parsing (a real CP2K 2023.1 output) ---------------------------------------------------------------------
 
 def test_parse_real_output():

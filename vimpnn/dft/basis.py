@@ -55,23 +55,27 @@ def kind_names(elements: list[str], settings: dict) -> dict[str, dict[str, str]]
 
     A name is used as given when the file defines it for the element, else its valence-specific spelling
     `<name>-q<N>` (BASIS_MOLOPT_UZH and POTENTIAL_UZH define only `DZVP-MOLOPT-PBE-GTH-q4`, `GTH-PBE-q4`, ...).
+    `element_basis` gives some elements another basis set from another file.
     """
     root = data_dir(settings)
     out: dict[str, dict[str, str]] = {e: {} for e in elements}
-    for kind, key, file_key in (("basis set", "basis_set", "basis_file"),
-                                ("pseudopotential", "potential", "potential_file")):
-        path, name = root / settings[file_key], settings[key]
-        entries = _entries(path)
-        missing = []
-        for e in elements:
-            spelled = [n for el, n in entries if el == e and (n == name or _is_q_variant(n, name))]
-            if name in spelled or len(spelled) == 1:
-                out[e][key] = name if name in spelled else spelled[0]
-            else:
-                missing.append(e)
-        if missing:
-            raise DFTSetupError(f"element {', '.join(missing)} has no {kind} {name} in {path}")
+    per_element = settings.get("element_basis") or {}
+    lookups = [("basis set", "basis_set", e, per_element.get(e) or settings, "basis_file") for e in elements]
+    lookups += [("pseudopotential", "potential", e, settings, "potential_file") for e in elements]
+    for kind, key, e, source, file_key in lookups:
+        path, name = root / source[file_key], source[key]
+        spelled = [n for el, n in _entries(path) if el == e and (n == name or _is_q_variant(n, name))]
+        if name not in spelled and len(spelled) != 1:
+            raise DFTSetupError(f"element {e} has no {kind} {name} in {path}")
+        out[e][key] = name if name in spelled else spelled[0]
     return out
+
+
+def basis_files(elements: list[str], settings: dict) -> list[str]:
+    """The BASIS_SET_FILE_NAME values an input needs: the level's file, then those of `element_basis` in use."""
+    per_element = settings.get("element_basis") or {}
+    files = [settings["basis_file"]] + [per_element[e]["basis_file"] for e in sorted(elements) if e in per_element]
+    return list(dict.fromkeys(files))
 
 
 def _is_q_variant(candidate: str, name: str) -> bool:

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "potential": "GTH-PBE",
     "basis_file": "BASIS_MOLOPT",
     "potential_file": "GTH_POTENTIALS",
+    "element_basis": {},               # {element: {basis_set, basis_file}}: another basis for some elements
     "cutoff": 400,                     # Ry
     "rel_cutoff": 50,                  # Ry
     "eps_scf": 1.0e-6,
@@ -100,8 +101,13 @@ def for_template(settings: dict, template: str) -> dict:
     """What one template sees: defaults -> template defaults -> user keys -> user `templates.<name>` keys."""
     user = settings["_user"]
     common = {k: v for k, v in user.items() if k != "templates"}
-    layered = merge(merge(DEFAULTS, TEMPLATE_DEFAULTS[template]), common)
-    return merge(layered, user.get("templates", {}).get(template, {})) | {"_user": user}
+    layers = [DEFAULTS, TEMPLATE_DEFAULTS[template], common, user.get("templates", {}).get(template, {})]
+    out = DEFAULTS
+    for layer in layers[1:]:
+        out = merge(out, layer)
+    # a per-element basis is a choice of level as a whole: the last layer that names one replaces the others
+    out["element_basis"] = copy.deepcopy(next(la["element_basis"] for la in reversed(layers) if "element_basis" in la))
+    return out | {"_user": user}
 
 
 def load_settings(path: str | None) -> dict:

@@ -178,7 +178,8 @@ def render(atoms, user_settings: dict, template: str | None = None) -> Rendered:
     template = template or choose_template(atoms)
     s = for_template(user_settings, template)
     symbols = atoms.get_chemical_symbols()
-    kinds = basis.kind_names(sorted(set(symbols)), s)
+    elements = sorted(set(symbols))
+    kinds = basis.kind_names(elements, s)
     tree = parse_template(template, _variables(s, len(atoms)))
     sub = "force_eval/subsys"
     kpoints = None
@@ -193,6 +194,9 @@ def render(atoms, user_settings: dict, template: str | None = None) -> Rendered:
         set_path(tree, f"{sub}/cell/{axis}", [round(float(x), 10) + 0.0 for x in vec])
     set_path(tree, f"{sub}/coord/*", [f"{e} {x:.10f} {y:.10f} {z:.10f}" for e, (x, y, z) in zip(symbols, positions)])
     set_path(tree, f"{sub}/kind", kinds)
+    files = basis.basis_files(elements, s)
+    if len(files) > 1:
+        set_path(tree, "force_eval/dft/basis_set_file_name", files)
     mult = spin(atoms, template)
     if mult is not None:
         set_path(tree, "force_eval/dft/uks", True)
