@@ -154,8 +154,10 @@ def test_settings_layers():
     assert for_template(s, "molecule")["cutoff"] == 350
     assert for_template(s, "bulk_metal")["cutoff"] == 500
     assert for_template(s, "bulk_metal")["max_scf"] == 100  # template default
-    assert for_template(s, "molecule")["basis_set"] == "DZVP-MOLOPT-PBE-GTH"
-    assert for_template(s, "molecule")["potential_file"] == "POTENTIAL_UZH"
+    assert for_template(s, "molecule")["basis_set"] == "TZV2P-MOLOPT-PBE-GTH"
+    assert for_template(s, "molecule")["potential_file"] == "NLCC_POTENTIALS"
+    assert for_template(s, "molecule")["element_basis"] == {"H": {"basis_set": "ccGRB-T", "basis_file": "BASIS_ccGRB_UZH"}}
+    assert for_template(s, "metal_cluster")["element_basis"] == {}
     assert for_template(s, "metal_cluster")["basis_set"] == "DZVP-MOLOPT-SR-GTH"
     assert for_template(resolve({"max_scf": 70}), "bulk_metal")["max_scf"] == 70  # user beats template
     with pytest.raises(DFTSetupError, match="cutof"):
@@ -176,18 +178,21 @@ def test_missing_basis_names_element_and_set():
 
 def test_valence_specific_names_are_spelled_per_element():
     """BASIS_MOLOPT_UZH / POTENTIAL_UZH name sets only with -q<N>: each KIND gets its element's spelling."""
-    uzh = {"basis_set": "DZVP-MOLOPT-PBE-GTH", "basis_file": "BASIS_MOLOPT_UZH", "potential_file": "POTENTIAL_UZH"}
+    uzh = {"basis_set": "DZVP-MOLOPT-PBE-GTH", "basis_file": "BASIS_MOLOPT_UZH", "potential": "GTH-PBE",
+           "potential_file": "POTENTIAL_UZH"}
     text = templates.render(tagged(molecule("CH4"), "ch4"), resolve({"templates": {"molecule": uzh}})).text
     assert "BASIS_SET DZVP-MOLOPT-PBE-GTH-q4" in text and "BASIS_SET DZVP-MOLOPT-PBE-GTH-q1" in text
     assert "POTENTIAL GTH-PBE-q4" in text and "POTENTIAL GTH-PBE-q1" in text
     text = templates.render(tagged(molecule("CH4"), "ch4"), resolve({"templates": {"molecule": {
-        "basis_set": "DZVP-MOLOPT-GTH", "basis_file": "BASIS_MOLOPT", "potential_file": "GTH_POTENTIALS"}}})).text
+        "basis_set": "DZVP-MOLOPT-GTH", "basis_file": "BASIS_MOLOPT", "potential": "GTH-PBE",
+        "potential_file": "GTH_POTENTIALS"}}})).text
     assert "BASIS_SET DZVP-MOLOPT-GTH\n" in text and "POTENTIAL GTH-PBE\n" in text  # names the file defines stay
 
 
 def test_element_basis_takes_its_set_from_its_own_file():
     """H from BASIS_ccGRB_UZH beside C from BASIS_MOLOPT_UZH: both files are read, each KIND names its set."""
-    level = {"basis_set": "TZV2P-MOLOPT-PBE-GTH", "basis_file": "BASIS_MOLOPT_UZH", "potential_file": "POTENTIAL_UZH",
+    level = {"basis_set": "TZV2P-MOLOPT-PBE-GTH", "basis_file": "BASIS_MOLOPT_UZH", "potential": "GTH-PBE",
+             "potential_file": "POTENTIAL_UZH",
              "element_basis": {"H": {"basis_set": "ccGRB-T", "basis_file": "BASIS_ccGRB_UZH"}}}
     rendered = templates.render(tagged(molecule("CH4"), "ch4"), resolve({"templates": {"molecule": level}}))
     kinds = {e: k["basis_set"] for e, k in rendered.tree["force_eval"]["subsys"]["kind"].items()}
@@ -202,7 +207,8 @@ def test_element_basis_takes_its_set_from_its_own_file():
 
 
 def test_element_basis_is_replaced_not_merged():
-    """A level that names its own per-element sets (even none) drops the template default's."""
+    """The basis is chosen as a whole: a layer naming basis_set, basis_file or element_basis drops lower layers'
+    per-element sets (a user's basis_set never runs beside the template default's H set)."""
     hydrogen = {"H": {"basis_set": "ccGRB-T", "basis_file": "BASIS_ccGRB_UZH"}}
     oxygen = {"O": {"basis_set": "ccGRB-T", "basis_file": "BASIS_ccGRB_UZH"}}
     s = resolve({"element_basis": hydrogen, "templates": {"molecule": {"element_basis": oxygen}}})
@@ -210,6 +216,10 @@ def test_element_basis_is_replaced_not_merged():
     assert for_template(s, "metal_cluster")["element_basis"] == hydrogen
     s = resolve({"element_basis": hydrogen, "templates": {"molecule": {"element_basis": {}}}})
     assert for_template(s, "molecule")["element_basis"] == {}
+    # another basis set for the level, without per-element sets: none, whatever a lower layer had
+    s = resolve({"element_basis": hydrogen, "templates": {"molecule": {"basis_set": "DZVP-MOLOPT-GTH"}}})
+    assert for_template(s, "molecule")["element_basis"] == {}
+    assert for_template(s, "metal_cluster")["element_basis"] == hydrogen
     with pytest.raises(DFTSetupError, match="basis_file"):
         resolve({"element_basis": {"H": {"basis_set": "ccGRB-T"}}})
 
@@ -334,7 +344,8 @@ def test_cache_key_follows_cp2k_version_and_basis_file_content(fake, tmp_path, m
     data.mkdir()
     molecule_level = for_template(resolve({}), "molecule")
     basis_file = molecule_level["basis_file"]
-    for name in (basis_file, molecule_level["potential_file"]):
+    extra = [b["basis_file"] for b in molecule_level["element_basis"].values()]
+    for name in (basis_file, molecule_level["potential_file"], *extra):
         shutil.copy(installed / name, data / name)
     ch4, settings = [tagged(molecule("CH4"), "ch4")], {"data_dir": str(data)}
     (first,) = compute(ch4, settings, cache_dir=tmp_path / "c")

@@ -14,9 +14,9 @@ from vimpnn.dft import compute, reference_energies
 
 pytestmark = pytest.mark.cp2k
 
-# the 2007 MOLOPT set these energies were computed with (the molecule default is now DZVP-MOLOPT-PBE-GTH)
+# the 2007 MOLOPT set and GTH-PBE these energies were computed with (not the molecule default)
 H2_SETTINGS = {"cutoff": 250, "rel_cutoff": 40, "basis_set": "DZVP-MOLOPT-GTH", "basis_file": "BASIS_MOLOPT",
-               "potential_file": "GTH_POTENTIALS"}
+               "potential": "GTH-PBE", "potential_file": "GTH_POTENTIALS"}
 AL_SETTINGS = {"cutoff": 250, "rel_cutoff": 40, "kpoints": [4, 4, 4]}
 # eV, computed once on 2026-11-24 with CP2K 2023.1 (Debian), OMP_NUM_THREADS=1, these settings and the defaults
 # (PBE, GTH-PBE; molecule template: DZVP-MOLOPT-GTH, 4 Å vacuum; Al: DZVP-MOLOPT-SR-GTH, a = 4.05 Å, 1000 K smearing).

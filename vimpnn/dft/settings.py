@@ -54,20 +54,29 @@ DEFAULTS: dict[str, Any] = {
     "xtb_temperature": 300.0,          # K, Fermi smearing of the occupations
 }
 
-# Molecules and their free atoms: the 2021 MOLOPT sets re-optimised with their own GTH-PBE potentials (CP2K's
-# BASIS_MOLOPT_UZH / POTENTIAL_UZH; KINDs get the `-q<N>` names those files use). The 2007 DZVP-MOLOPT-GTH puts
-# the free C atom 1.35 eV above it (GPW, 400 Ry) and overbinds every CH bond network by ~30 kcal/mol per C;
-# DZVP-MOLOPT-SR-GTH puts the free H atom 0.95 eV too high. Same size (2s2p1d), same cost (docs/dft-validation.md).
+# Molecules and their free atoms (docs/dft-validation.md, "Atomization energies"): D_e of CH4, NH3, H2O, C2H2
+# within 0.5 kcal/mol of PBE's own (all-electron) values, where the level before missed by up to 10.
+# - GTH-NLCC-PBE (Willand et al. 2013, core-corrected): GTH-PBE without a core correction underbinds NH3, H2O
+#   and C2H2 by 7-10 kcal/mol whatever the basis (the free atoms' spin polarisation).
+# - TZV2P-MOLOPT-PBE-GTH (BASIS_MOLOPT_UZH; KINDs get its `-q<N>` names) for C, N, O, F: the 2007
+#   DZVP-MOLOPT-GTH put the free C atom 1.35 eV too high (~30 kcal/mol per C overbinding).
+# - H from ccGRB-T (BASIS_ccGRB_UZH): every MOLOPT set is 1.4 mHa above the basis limit for the free H atom (its
+#   most diffuse s exponent, 0.14, is optimised for bonded H), which overbound D_e by ~0.9 kcal/mol per H;
+#   ccGRB-T is within 0.08 mHa and has as many functions (3s2p1d).
+# 400 Ry: 600 moves these molecules and atoms by under 2 µHa. Same cost per molecule as the level before.
 TEMPLATE_DEFAULTS: dict[str, dict[str, Any]] = {
     # EPS_SCF 1e-5: the OT energy is converged to ~1e-9 Ha once the orbital gradient is below 1e-5 (the error is
     # second order in it); 1e-6 costs ~20% more steps for nothing measurable (docs/dft-validation.md, "Cost")
-    "molecule": {"basis_set": "DZVP-MOLOPT-PBE-GTH", "basis_file": "BASIS_MOLOPT_UZH",
-                 "potential_file": "POTENTIAL_UZH", "eps_scf": 1.0e-5},
+    "molecule": {"basis_set": "TZV2P-MOLOPT-PBE-GTH", "basis_file": "BASIS_MOLOPT_UZH",
+                 "element_basis": {"H": {"basis_set": "ccGRB-T", "basis_file": "BASIS_ccGRB_UZH"}},
+                 "potential": "GTH-NLCC-PBE", "potential_file": "NLCC_POTENTIALS", "eps_scf": 1.0e-5},
     # Broyden ALPHA 0.4: Al15 / Cu15 in 20 / 24 steps instead of 26 / 32, the same energy to 0.01 meV/atom
     # (docs/dft-validation.md, "Cost"); the retry ladder's smaller_mixing rung halves it back to 0.2
     "metal_cluster": {"max_scf": 100, "mixing_alpha": 0.4},
     "bulk_metal": {"max_scf": 100},
 }
+
+BASIS_KEYS = {"basis_set", "basis_file", "element_basis"}
 
 # `dft.backend` values; the schema's enum (workflow/schemas/config.schema.yaml) lists the same
 BACKENDS = ("cp2k", "emt", "xtb", "fast")
@@ -105,8 +114,10 @@ def for_template(settings: dict, template: str) -> dict:
     out = DEFAULTS
     for layer in layers[1:]:
         out = merge(out, layer)
-    # a per-element basis is a choice of level as a whole: the last layer that names one replaces the others
-    out["element_basis"] = copy.deepcopy(next(la["element_basis"] for la in reversed(layers) if "element_basis" in la))
+    # the basis is chosen as a whole: the last layer that names any of basis_set, basis_file or element_basis
+    # decides the per-element sets too (none named there: none), so another basis_set never keeps an old H set
+    chosen = next(la for la in reversed(layers) if BASIS_KEYS & la.keys())
+    out["element_basis"] = copy.deepcopy(chosen.get("element_basis", {}))
     return out | {"_user": user}
 
 
