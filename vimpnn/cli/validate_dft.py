@@ -128,8 +128,11 @@ def atomization(args, settings: dict) -> dict:
     mols = compute(molecules, settings, template="molecule", **kwargs)
     files = {k: for_template(resolve(settings), "molecule")[k] for k in ("basis_file", "potential_file")}
     level = {**mols[0].settings, **files}
+    per_element = "".join(f", {e} {b['basis_set']} ({b['basis_file']})"
+                          for e, b in sorted((level.get("element_basis") or {}).items()))
     print(f"atomization energies D_e (kcal/mol), {mols[0].code_version}: {level.get('functional')}, "
-          f"{level.get('basis_set')} ({files['basis_file']}) / {level.get('potential')} ({files['potential_file']}), "
+          f"{level.get('basis_set')} ({files['basis_file']}){per_element} / {level.get('potential')} "
+          f"({files['potential_file']}), "
           f"cutoff {level.get('cutoff')} / {level.get('rel_cutoff')} Ry, vacuum {level.get('vacuum')} Å, "
           f"max_scale {level.get('max_scale')}, eps_scf {level.get('eps_scf')} (atoms 10x); "
           "free atoms UKS, ground-state multiplicity, integer occupations (OT)")
