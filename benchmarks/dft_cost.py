@@ -3,7 +3,7 @@ the energy difference between them.
 
 Both levels start from `config/release.yaml`'s `dft:` section with each dataset's `max_scale`, as the workflow
 runs them (`results/config/dft-<dataset>.yaml`); BEFORE restores what the defaults were before they were made
-cheaper. The two levels alternate structure by structure (the machine is shared and its load drifts), each in a
+cheaper. The two levels alternate curve by curve (the machine is shared and its load drifts), each in a
 fresh cache, one CP2K process at a time with one thread. A structure whose two inputs are identical runs once.
 Reported per dataset: CPU seconds of CP2K per structure at each level and their ratio, SCF steps, and the
 largest and mean |dE| per atom. `--grid` adds the box volume (the grid points at a fixed cutoff) of every finite
@@ -11,7 +11,10 @@ structure of the paper-size datasets under the two box rules (`dft.box`), no CP2
 
 Sample (the defaults; small because CP2K is slow on the 2 shared cores this was written on): the first
 `--molecules` QM9 molecules at the scalings numbered `--scalings`, the growth_stable Al and Cu clusters of
-15 atoms (seed 0), and `--lattice` points of each InfCrystal metal.
+15 atoms (seed 0), the first `--unstable` of the paper's 10 scalings of one 15-atom growth_unstable
+configuration per metal, and `--lattice` points of each InfCrystal metal. Curves (a molecule's scalings, an
+unstable configuration's) run as the workflow's chunks run them: with `wfn_restart` (now) each scaling from
+its neighbour's wavefunction, so consecutive `--scalings` show what the restart saves.
 
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/dft_cost.py
     .venv/bin/python benchmarks/dft_cost.py --grid --molecules 0 --lattice 0 --clusters 0   # grid volumes only
@@ -40,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # its dataset's largest scaling; molecules at EPS_SCF 1e-6 with EPS_DEFAULT 1e-12 and the FULL_SINGLE_INVERSE
 # preconditioner; clusters with EPS_DEFAULT 1e-12 and Broyden ALPHA 0.2. Rendered, these give the inputs of the
 # previous code byte for byte (all 92 structures of config/release.yaml, checked once: the same cache keys).
-BEFORE: dict = {"box": "dataset", "templates": {
+BEFORE: dict = {"box": "dataset", "wfn_restart": False, "templates": {
     "molecule": {"eps_scf": 1.0e-6, "overrides": {"force_eval/dft/qs/eps_default": 1.0e-12,
                                                   "force_eval/dft/scf/ot/preconditioner": "FULL_SINGLE_INVERSE"}},
     "metal_cluster": {"mixing_alpha": 0.2, "overrides": {"force_eval/dft/qs/eps_default": 1.0e-12}}}}
@@ -58,26 +61,48 @@ def level(config: dict, dataset: str, before: bool) -> dict:
     return merge(dft, BEFORE) if before else dft
 
 
-def sample(config: dict, molecules: int, scalings: list[int], clusters: int, lattice: int) -> dict[str, list]:
+def sample(config: dict, molecules: int, scalings: list[int], clusters: int, lattice: int, unstable: int,
+           elements: list[str]) -> dict[str, list]:
     """The benchmark structures per dataset (see the module docstring); lattice points spread over the scan."""
     qm9 = build("augqm9", merge(config, {"qm9": {"n_molecules": molecules}})) if molecules else []
+    paper_curves = merge(config, {"growth": {"max_size": 15, "unstable": {"scalings": {"n": 10}}}})
+    curves = build("growth_unstable", paper_curves) if unstable else []
     n_scalings = config["augqm9"]["scalings"]["n"]
     n_lattice = config["infcrystal"]["scalings"]["n"]
     points = set(np.linspace(0, n_lattice - 1, lattice).round().astype(int)) if lattice else set()
     out = {
         "growth_stable": [a for a in build("growth_stable", config) if a.info["system_id"].endswith("-g00-n015")],
-        # scaling by scaling: a run stopped early still has every molecule at the first scalings
-        "augqm9": sorted((a for i, a in enumerate(qm9) if i % n_scalings in scalings), key=lambda a: a.info["scale"]),
+        "augqm9": [a for i, a in enumerate(qm9) if i % n_scalings in scalings],
         "infcrystal": [a for a in build("infcrystal", config) if a.info["source_id"] in points],
+        # the first scalings of one 15-atom configuration per element, at the paper's 10 scalings 0.90-1.50
+        "growth_unstable": [a for a in curves if a.info["system_id"].endswith(tuple(f"-s{k:02d}" for k in
+                                                                                   range(unstable)))],
     }
-    out["growth_stable"] = out["growth_stable"][:clusters]
+    out["growth_stable"] = [a for a in out["growth_stable"] if a.info["element"] in elements][:clusters]
+    out["growth_unstable"] = [a for a in out["growth_unstable"] if a.info["element"] in elements]
     return {k: v for k, v in out.items() if v}
 
 
-def run_one(atoms, settings: dict, cache: Path) -> tuple[float, object]:
-    c0 = children_cpu()
-    (result,) = compute([atoms], {**settings, "jobs": 1, "omp_threads": 1}, cache_dir=cache)
-    return children_cpu() - c0, result
+def run_curve(curve: list, settings: dict, cache: Path) -> list[tuple[float, object]]:
+    """(CPU seconds, result) per structure of one curve, run in one `compute` call as the workflow's chunks do (with
+    `wfn_restart` each from its neighbour's wavefunction); one structure at a time, so the CPU time of the CP2K
+    processes finished between two results is that structure's."""
+    cpu, c0 = {}, [children_cpu()]
+
+    def done(result) -> None:
+        cpu[result.system_id] = children_cpu() - c0[0]
+        c0[0] = children_cpu()
+
+    results = compute(curve, {**settings, "jobs": 1, "omp_threads": 1}, cache_dir=cache, progress=done)
+    return [(cpu[r.system_id], r) for r in results]
+
+
+def curves(items: list) -> list[list]:
+    """The structures of one curve (same group and size, several scalings) together, in sample order."""
+    out: dict[tuple, list] = {}
+    for atoms in items:
+        out.setdefault((atoms.info.get("group"), len(atoms)), []).append(atoms)
+    return list(out.values())
 
 
 def measure(config: dict, structures: dict[str, list], tmp: Path) -> None:
@@ -87,25 +112,27 @@ def measure(config: dict, structures: dict[str, list], tmp: Path) -> None:
     for dataset, items in structures.items():
         before, now = resolve(level(config, dataset, True)), resolve(level(config, dataset, False))
         rows = []
-        for atoms in items:
-            same = templates.render(atoms, before).text == templates.render(atoms, now).text
+        for curve in curves(items):
+            same = all(templates.render(a, before).text == templates.render(a, now).text for a in curve) \
+                and not (now["wfn_restart"] and len(curve) > 1)
             sides = {}
             order = ("before", "now") if flip % 2 == 0 else ("now", "before")
             flip += 1
             for side in order[:1] if same else order:
                 settings = level(config, dataset, side == "before")
-                sides[side] = run_one(atoms, settings, tmp / side)
+                sides[side] = run_curve(curve, settings, tmp / side)
             if same:
                 sides = {"before": next(iter(sides.values())), "now": next(iter(sides.values()))}
-            (cb, rb), (cn, rn) = sides["before"], sides["now"]
-            if rb.status != "ok" or rn.status != "ok":
-                print(f"  {atoms.info['system_id']}: before {rb.status}, now {rn.status} ({rb.reason or rn.reason})")
-                continue
-            de = abs(rn.energy - rb.energy) / len(atoms) * 1e3
-            rows.append((cb, cn, rb.scf_steps, rn.scf_steps, de, same))
-            print(f"  {atoms.info['system_id']:34} {len(atoms):3d} atoms  before {cb:7.1f} s ({rb.scf_steps} SCF)  "
-                  f"now {cn:7.1f} s ({rn.scf_steps} SCF)  |dE| {de:.4f} meV/atom"
-                  + ("  (identical input)" if same else ""), flush=True)
+            for atoms, (cb, rb), (cn, rn) in zip(curve, sides["before"], sides["now"]):
+                if rb.status != "ok" or rn.status != "ok":
+                    print(f"  {atoms.info['system_id']}: before {rb.status}, now {rn.status} "
+                          f"({rb.reason or rn.reason})")
+                    continue
+                de = abs(rn.energy - rb.energy) / len(atoms) * 1e3
+                rows.append((cb, cn, rb.scf_steps, rn.scf_steps, de, same))
+                print(f"  {atoms.info['system_id']:34} {len(atoms):3d} atoms  before {cb:7.1f} s ({rb.scf_steps} SCF)"
+                      f"  now {cn:7.1f} s ({rn.scf_steps} SCF, {rn.attempts[0].get('guess', 'atomic')})  "
+                      f"|dE| {de:.4f} meV/atom" + ("  (identical input)" if same else ""), flush=True)
         if not rows:
             continue
         cb, cn, sb, sn, de, same = zip(*rows)
@@ -139,6 +166,9 @@ def main() -> int:
                         help="which of the 10 AugQM9 scalings (0: 0.90, 4: 1.17, 9: 1.50)")
     parser.add_argument("--clusters", type=int, default=2, help="growth_stable clusters of 15 atoms (Al, Cu)")
     parser.add_argument("--lattice", type=int, default=2, help="InfCrystal lattice points per metal")
+    parser.add_argument("--unstable", type=int, default=3,
+                        help="growth_unstable: the first K of 10 scalings of one 15-atom configuration per metal")
+    parser.add_argument("--elements", default="Al,Cu", help="metals of the cluster samples")
     parser.add_argument("--grid", action="store_true", help="also the box volumes over the paper-size datasets")
     parser.add_argument("--grid-molecules", type=int, default=1000)
     args = parser.parse_args()
@@ -146,7 +176,7 @@ def main() -> int:
 
     config = load_config(ROOT / "config" / "release.yaml")
     structures = sample(config, args.molecules, [int(k) for k in args.scalings.split(",")], args.clusters,
-                        args.lattice)
+                        args.lattice, args.unstable, args.elements.split(","))
     if structures:
         cp2k_build(find_executable(resolve({})))  # `cp2k.psmp --version` once, outside the timings
         print(f"CP2K CPU seconds per structure at config/release.yaml's levels, before (BEFORE) and now; load average "

@@ -1,7 +1,9 @@
 """A fake `cp2k.psmp` for fast tests: put first on PATH, it writes CP2K-like output chosen by $FAKE_CP2K_MODE.
 
 Modes: ok | noenergy | unconverged | crash | retry_ok (converges once MAX_SCF >= 100) | sleep | kill_parent
-(kill -9 of the calling process on invocation $FAKE_CP2K_KILL_AT, else ok). Every invocation appends its working
+(kill -9 of the calling process on invocation $FAKE_CP2K_KILL_AT, else ok). Like CP2K, an input with SCF_GUESS
+RESTART aborts when its WFN_RESTART_FILE_NAME is missing, and a converged run whose input turns the SCF's
+&RESTART print on writes `vimpnn-RESTART.wfn` (its text: the run's working directory). Every invocation appends its working
 directory to $FAKE_CP2K_LOG, so tests can count CP2K runs and see where they ran. The ok energy is -0.5 Hartree
 per atom. $FAKE_CP2K_SLEEP delays every run by that many seconds (default 30 in sleep mode, else 0), and a run
 fails ("ABORT") when its working directory disappears meanwhile, as CP2K does. `--version` prints
@@ -48,6 +50,9 @@ except FileNotFoundError:
     moved = True
 if moved:  # the working directory was removed (and maybe made again) under this run
     sys.exit(1)
+guess = re.search(r"^\s+WFN_RESTART_FILE_NAME\s+(\S+)", inp, re.M)
+if re.search(r"^\s+SCF_GUESS\s+RESTART", inp, re.M) and not (guess and os.path.exists(guess.group(1))):
+    open(out, "w").write(head + " *** ABORT *** restart file not found\n"); sys.exit(1)
 if mode == "noenergy":
     open(out, "w").write(head + "  PROGRAM ENDED AT  now\n"); sys.exit(0)
 if mode == "unconverged" or (mode == "retry_ok" and max_scf < 100):
@@ -55,6 +60,8 @@ if mode == "unconverged" or (mode == "retry_ok" and max_scf < 100):
 if mode == "crash":
     open(out, "w").write(head + " *** ABORT ***\n"); sys.exit(1)
 open(out, "w").write(ok)
+if re.search(r"^\s+&RESTART\s+ON", inp, re.M):
+    open("vimpnn-RESTART.wfn", "w").write(cwd)
 '''
 
 

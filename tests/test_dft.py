@@ -653,3 +653,55 @@ def test_workflow_box_follows_each_datasets_scaling_range(fake, tmp_path):
     assert sides["growth_stable"][0] == 1.0 and sides["growth_unstable"][0] == pytest.approx(1.3)
     for max_scale, side, extent in sides.values():
         assert side == math.ceil(2 * (max_scale * extent + 6.0)) / 2
+
+
+# --- wavefunction restart along a curve ---------------------------------------------------------------------------
+
+def _curve(scales, name="CH4", tag="ch4"):
+    out = []
+    for s in scales:
+        atoms = molecule(name)
+        atoms.positions *= s
+        out.append(tagged(atoms, f"{tag}-{s}", scale=s))
+    return out
+
+
+def test_each_scaling_starts_from_its_neighbours_wavefunction(fake, tmp_path):
+    use, log = fake
+    use("ok")
+    structures = _curve([1.2, 0.9, 1.0]) + [tagged(molecule("H2O"), "h2o")] + _curve([1.1])
+    results = compute(structures, {"jobs": 2}, cache_dir=tmp_path / "c")
+    assert [r.system_id for r in results] == [a.info["system_id"] for a in structures]  # input order kept
+    guess = {r.system_id: r.attempts[0]["guess"] for r in results}
+    # one chain per curve in order of scaling; a structure alone on its curve (H2O) starts from atoms
+    assert guess == {"ch4-0.9": "atomic", "ch4-1.0": "restart:ch4-0.9", "ch4-1.1": "restart:ch4-1.0",
+                     "ch4-1.2": "restart:ch4-1.1", "h2o": "atomic"}
+    assert all(r.status == "ok" for r in results) and fake_cp2k.calls(log) == 5
+    assert not list((tmp_path / "c" / "scratch").glob("wavefunctions-*"))  # the chain's files go with it
+    # the restart is not part of the input: the same structures without it are the same cache entries
+    again = compute(structures, {"wfn_restart": False}, cache_dir=tmp_path / "c")
+    assert all(r.cached for r in again) and fake_cp2k.calls(log) == 5
+    plain = compute(structures, {"wfn_restart": False}, cache_dir=tmp_path / "fresh")
+    assert {r.attempts[0]["guess"] for r in plain} == {"atomic"}
+    assert [r.energy for r in plain] == [r.energy for r in results]
+
+
+def test_a_rescued_structure_passes_no_wavefunction_on(fake, tmp_path):
+    use, log = fake
+    use("retry_ok")  # every first attempt fails; the ladder's more_scf_steps converges
+    results = compute(_curve([0.9, 1.0, 1.1]), {"max_scf": 60}, cache_dir=tmp_path / "c")
+    assert all(r.status == "ok" for r in results) and fake_cp2k.calls(log) == 6
+    assert [[a["guess"] for a in r.attempts] for r in results] == [["atomic", "atomic"]] * 3
+
+
+def test_curves_need_the_same_shape_and_symbols():
+    from vimpnn.dft.runner import curve_key
+
+    s = resolve({})
+    ch4, stretched = _curve([0.9, 1.3])
+    key = curve_key(ch4, templates.render(ch4, s))
+    assert key == curve_key(stretched, templates.render(stretched, s))
+    bent = stretched.copy()
+    bent.positions[1] += 0.05
+    assert curve_key(bent, templates.render(bent, s)) != key
+    assert curve_key(ch4, templates.render(ch4, resolve({"cutoff": 300}))) != key

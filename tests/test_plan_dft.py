@@ -87,7 +87,9 @@ def test_plan_dft_runs_with_the_fake_cp2k_and_prints_every_dataset(tmp_path, cap
                  "--dft-times", str(tmp_path / "t.json")]) == 0
     out = capsys.readouterr().out
     rows = {m[0]: m for m in ROW.findall(out)}
-    assert set(rows) == set(TINY["datasets"]) and fake_cp2k.calls(tmp_path / "calls.log") == 3 + 2 + 3
+    # the sampled molecule at s > 0.9 starts from its neighbour's wavefunction (run first), as in the workflow
+    assert "(4 atoms): " in out and "from restart:augqm9-000004-s00" in out
+    assert set(rows) == set(TINY["datasets"]) and fake_cp2k.calls(tmp_path / "calls.log") == 3 + 1 + 2 + 3
     assert rows["infcrystal"][1] == "bulk_metal" and rows["infcrystal"][2] == "2"
     assert [rows[d][11] for d in TINY["datasets"]] == ["18", "10", "12"]  # structures of the config
     assert "backend cp2k" in out and "CPU seconds" in out and "held-out check" in out

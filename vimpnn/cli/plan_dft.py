@@ -81,24 +81,54 @@ def _check(args: argparse.Namespace) -> None:
         raise InputFormatError(f"--margin {args.margin:g}: a safety factor is at least 1")
 
 
-def timed(atoms, settings: dict, cache: str, echo: bool = True) -> tuple[float, bool]:
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(atoms, settings: dict, cache: str, echo: bool = True, neighbour=None) -> tuple[float, bool]:
     """(seconds, ok) of one structure through the engine, printed (`echo`) as it finishes. CP2K runs as a child
     process: its CPU seconds (all threads and ranks: core-seconds, whatever else loads the machine); the
-    in-process backends: the record's wall time in the (pinned, single-threaded) worker."""
+    in-process backends: the record's wall time in the (pinned, single-threaded) worker. With `neighbour` (the
+    scaling before it on its curve, `wfn_restart`), that one runs first, untimed, and the structure starts from
+    its wavefunction, as in the workflow's chunks."""
     from vimpnn.dft import compute
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = compute([atoms], settings, cache_dir=cache)[0]
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if settings.get("backend", "cp2k") == "cp2k":
-        seconds = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    else:
-        seconds = result.walltime_s
+    cpu: dict[str, float] = {}
+    last = [_children_cpu()]
+
+    def done(result) -> None:
+        cpu[result.system_id], last[0] = _children_cpu() - last[0], _children_cpu()
+
+    chain = [neighbour, atoms] if neighbour is not None else [atoms]
+    result = compute(chain, settings, cache_dir=tempfile.mkdtemp(dir=cache), progress=done)[-1]
+    seconds = cpu[result.system_id] if settings.get("backend", "cp2k") == "cp2k" else result.walltime_s
     steps = "" if result.scf_steps is None else f", {result.scf_steps} SCF steps"
+    start = f", from {result.attempts[0]['guess']}" if result.attempts and "guess" in result.attempts[0] else ""
     if echo:
         print(f"timed {atoms.info.get('system_id', atoms.get_chemical_formula())} ({len(atoms)} atoms): "
-              f"{_num(seconds)} s (wall {_num(result.walltime_s)} s{steps}, {result.status})", flush=True)
+              f"{_num(seconds)} s (wall {_num(result.walltime_s)} s{steps}{start}, {result.status})", flush=True)
     return max(seconds, 1e-6), result.status == "ok"
+
+
+def neighbours(previous: list, current: list, settings: dict) -> list:
+    """For each structure of `current`, its `previous` one (the structure before it in the dataset) when that is
+    the same shape at a smaller scaling and CP2K restarts wavefunctions along curves (`wfn_restart`); else None."""
+    from vimpnn.dft.runner import curve_key
+    from vimpnn.dft.settings import resolve
+    from vimpnn.dft.templates import choose_template, render
+
+    s = resolve(settings)
+    out = [None] * len(current)
+    if s["backend"] != "cp2k" or not s["wfn_restart"]:
+        return out
+    for k, (a, b) in enumerate(zip(previous, current)):
+        if a is None or len(a) != len(b) or choose_template(b) == "bulk_metal" \
+                or not a.info.get("scale", 1.0) < b.info.get("scale", 1.0):
+            continue
+        if curve_key(a, render(a, s)) == curve_key(b, render(b, s)):
+            out[k] = a
+    return out
 
 
 def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = None, echo: bool = True
@@ -135,7 +165,9 @@ def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = N
                     continue
                 scales = [structures[i].info.get("scale", 1.0) for i in allowed]
                 picks = allowed[cost.stratified_sample(n[allowed], scales, sizes[name])]
-                times = [timed(structures[i], settings, cache, echo) for i in picks]
+                before = neighbours([structures[i - 1] if i else None for i in picks], [structures[i] for i in picks],
+                                    settings)
+                times = [timed(structures[i], settings, cache, echo, nb) for i, nb in zip(picks, before)]
                 groups.append(Group(name, template, n[where], where, [int(n[i]) for i in picks],
                                     [t for t, _ in times], sum(not ok for _, ok in times)))
     return groups

@@ -7,10 +7,16 @@ The cache key is the sha256 of the rendered input, the CP2K version and the sha2
 files CP2K will read: a CP2K upgrade or an edited basis file recomputes. The retry ladder is not in the key
 (a success stays valid when the ladder changes); a cached failure is recomputed when the ladder or a limiting
 `max_retries` changed (`stale`).
+
+Wavefunction restart (`wfn_restart`): the structures of one curve (the same atoms in the same shape, scaled
+isometrically; molecules and clusters) run one after another, each starting from the converged wavefunction of
+the one before instead of CP2K's atomic guess. This is added at run time only: the cache key stays that of the
+structure's own input, whose energy the restart reaches within EPS_SCF (docs/dft-validation.md, "Cost").
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shlex
@@ -50,6 +56,8 @@ class Prepared:
     rendered: templates.Rendered
     data_dir: Path            # passed to CP2K as $CP2K_DATA_DIR
     data_files: dict          # file name -> sha256
+    curve: str | None = None  # wfn_restart: the structures sharing it run in order of `scale`, each from the last
+    scale: float = 1.0
 
     @property
     def settings_record(self) -> dict:
@@ -73,7 +81,10 @@ class CP2KBackend:
         files = basis.file_hashes(data_file_names(rendered.tree), root)
         key = templates.sha256(json.dumps({"input": rendered.input_hash, "cp2k": self.version, "data_files": files},
                                           sort_keys=True))
-        return Prepared(rendered.input_hash, key, rendered, root, files)
+        scale = atoms.info.get("scale")
+        if not self.settings["wfn_restart"] or rendered.template == "bulk_metal" or scale is None:
+            return Prepared(rendered.input_hash, key, rendered, root, files)
+        return Prepared(rendered.input_hash, key, rendered, root, files, curve_key(atoms, rendered), float(scale))
 
     def stale(self, record: DFTResult) -> str | None:
         """Why a cached record must be computed again, or None. Only failures: another retry ladder, or a
@@ -88,23 +99,41 @@ class CP2KBackend:
             return f"a failure that stopped at max_retries {retries}, now {now}"
         return None
 
-    def run(self, job: Prepared, scratch: Path) -> dict:
+    def run(self, job: Prepared, scratch: Path, guess: tuple[Path, str] | None = None,
+            keep: Path | None = None) -> dict:
         """Attempts until one succeeds or the ladder is exhausted; the fields of a DFTResult (no system_id).
 
         The attempts run in `scratch/<cache key>-<pid>-<random>/attempt-N`, made and removed by this call only:
-        another process (or an orphaned CP2K of a killed one) never shares or deletes it.
+        another process (or an orphaned CP2K of a killed one) never shares or deletes it. `guess`: (wavefunction
+        file, the structure it came from) that the first attempt starts from; retries start from the atomic
+        guess. `keep`: where the converged wavefunction goes when the input's own settings converged (not a
+        ladder rung: a rescued state is no guess for its neighbours); `_kept` says whether it went there.
         """
         s = self.settings
         tree, used, attempts = job.rendered.tree, set(), []
         text, label, total = job.rendered.text, "initial", 0.0
+        if keep is not None:
+            tree = with_restart_output(tree)
+            text = templates.generate(tree)
+        start = "atomic"
+        if guess is not None:
+            text, start = templates.generate(with_guess(tree, "guess.wfn")), f"restart:{guess[1]}"
         scratch.mkdir(parents=True, exist_ok=True)
         own = Path(tempfile.mkdtemp(prefix=f"{job.cache_key}-{os.getpid()}-", dir=scratch))
+        kept = False
         try:
             while True:
-                parsed, outcome, seconds, rc = self._attempt(text, own / f"attempt-{len(attempts)}", job.data_dir)
+                workdir = own / f"attempt-{len(attempts)}"
+                workdir.mkdir()
+                if start != "atomic":
+                    shutil.copyfile(guess[0], workdir / "guess.wfn")
+                parsed, outcome, seconds, rc = self._attempt(text, workdir, job.data_dir)
                 total += seconds
-                attempts.append({"step": label, "status": "ok" if outcome.ok else "failed",
+                attempts.append({"step": label, "status": "ok" if outcome.ok else "failed", "guess": start,
                                  "reason": outcome.reason, "returncode": rc, "walltime_s": round(seconds, 3)})
+                if outcome.ok and keep is not None and label == "initial":
+                    kept = store(workdir / RESTART_FILE, keep)
+                start = "atomic"
                 if outcome.ok or len(attempts) > int(s["max_retries"]):
                     break
                 fix = handlers.next_fix(outcome, tree, used)
@@ -126,6 +155,7 @@ class CP2KBackend:
                                                                      "max_retries": int(s["max_retries"])},
             "_cacheable": all(a["returncode"] is None or a["returncode"] >= 0 for a in attempts)
             and not outcome.walltime_exceeded,
+            "_kept": kept,
         }
 
     def _command(self) -> list[str]:
@@ -134,7 +164,6 @@ class CP2KBackend:
         return shlex.split(self.settings["mpi_command"].format(ranks=ranks)) + cmd if ranks > 1 else cmd
 
     def _attempt(self, text: str, workdir: Path, data_dir: Path) -> Attempt:
-        workdir.mkdir()
         (workdir / "vimpnn.inp").write_text(text)
         env = os.environ | {"OMP_NUM_THREADS": str(int(self.settings["omp_threads"])), "CP2K_DATA_DIR": str(data_dir)}
         limit = float(self.settings["walltime_s"])
@@ -156,6 +185,45 @@ class CP2KBackend:
         out = workdir / "vimpnn.out"
         parsed = parse_output(out.read_text(errors="replace") if out.exists() else "")
         return parsed, classify(parsed, rc, timed_out, limit), seconds, rc
+
+
+RESTART_FILE = "vimpnn-RESTART.wfn"  # <PROJECT>-RESTART.wfn, PROJECT vimpnn in every template
+
+
+def curve_key(atoms, rendered: templates.Rendered) -> str:
+    """The same for every isometric scaling of one structure at one level: its symbols, its shape (positions
+    relative to the first atom over `scale`, to 1e-4 Å) and the template and settings it is rendered with."""
+    shape = (atoms.get_positions() - atoms.get_positions()[0]) / float(atoms.info["scale"])
+    return templates.sha256(json.dumps({"symbols": atoms.get_chemical_symbols(),
+                                        "shape": [[round(float(x), 4) + 0.0 for x in row] for row in shape],
+                                        "template": rendered.template, "settings": rendered.settings},
+                                       sort_keys=True, default=str))
+
+
+def with_restart_output(tree: dict) -> dict:
+    """The input writing its converged wavefunction (`vimpnn-RESTART.wfn`, no backups)."""
+    tree = copy.deepcopy(tree)
+    templates.set_path(tree, "force_eval/dft/scf/print/restart", {"_": "ON", "backup_copies": 0})
+    return tree
+
+
+def with_guess(tree: dict, wavefunction: str) -> dict:
+    """The input starting its SCF from `wavefunction` instead of the atomic guess."""
+    tree = copy.deepcopy(tree)
+    templates.set_path(tree, "force_eval/dft/scf/scf_guess", "RESTART")
+    templates.set_path(tree, "force_eval/dft/wfn_restart_file_name", wavefunction)
+    return tree
+
+
+def store(wavefunction: Path, destination: Path) -> bool:
+    """Copy a converged wavefunction into place atomically (a reader never sees half a file); False if CP2K
+    wrote none."""
+    if not wavefunction.exists():
+        return False
+    partial = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    shutil.copyfile(wavefunction, partial)
+    os.replace(partial, destination)
+    return True
 
 
 def classify(parsed: ParsedOutput, returncode: int | None, timed_out: bool, limit: float) -> handlers.Outcome:

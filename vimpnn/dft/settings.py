@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     # finite systems: dataset (one box per curve, for max_scale) | structure (its own extent: 1.36x fewer grid
     # points on AugQM9, but the grid spacing then changes along a curve: H2O moved by 1.46 meV/atom)
     "box": "dataset",
+    # molecules and clusters: each scaling of a curve starts from its neighbour's converged wavefunction
+    # (docs/dft-validation.md, "Cost"); off: every structure from CP2K's atomic guess
+    "wfn_restart": True,
     "templates": {},
     "overrides": {},
     # xtb backend (tblite; vimpnn/dft/xtb.py); the defaults are tblite's own
