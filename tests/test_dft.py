@@ -705,3 +705,17 @@ def test_curves_need_the_same_shape_and_symbols():
     bent.positions[1] += 0.05
     assert curve_key(bent, templates.render(bent, s)) != key
     assert curve_key(ch4, templates.render(ch4, resolve({"cutoff": 300}))) != key
+
+
+def test_inputs_that_diagonalise_run_from_the_atomic_guess(fake, tmp_path):
+    """Clusters and bulk cells mix densities (Broyden): a neighbour's wavefunction saved no step on Al15."""
+    use, log = fake
+    use("ok")
+    cluster = []
+    for s in (0.9, 1.0):
+        atoms = Atoms("Al4", positions=[[0, 0, 0], [2.8, 0, 0], [0, 2.8, 0], [0, 0, 2.8]])
+        atoms.positions *= s
+        cluster.append(tagged(atoms, f"al4-{s}", scale=s))
+    results = compute(cluster, {}, cache_dir=tmp_path / "c")
+    assert [r.settings["template"] for r in results] == ["metal_cluster"] * 2
+    assert [r.attempts[0]["guess"] for r in results] == ["atomic", "atomic"]

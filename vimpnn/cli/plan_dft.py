@@ -112,21 +112,22 @@ def timed(atoms, settings: dict, cache: str, echo: bool = True, neighbour=None) 
 
 
 def neighbours(previous: list, current: list, settings: dict) -> list:
-    """For each structure of `current`, its `previous` one (the structure before it in the dataset) when that is
-    the same shape at a smaller scaling and CP2K restarts wavefunctions along curves (`wfn_restart`); else None."""
-    from vimpnn.dft.runner import curve_key
+    """For each structure of `current`, its `previous` one (the structure before it in the dataset) when CP2K
+    restarts wavefunctions along curves (`wfn_restart`) and that is the same curve at a smaller scaling; else
+    None."""
+    from vimpnn.dft.runner import restart_curve
     from vimpnn.dft.settings import resolve
-    from vimpnn.dft.templates import choose_template, render
+    from vimpnn.dft.templates import render
 
     s = resolve(settings)
     out = [None] * len(current)
-    if s["backend"] != "cp2k" or not s["wfn_restart"]:
+    if s["backend"] != "cp2k":
         return out
     for k, (a, b) in enumerate(zip(previous, current)):
-        if a is None or len(a) != len(b) or choose_template(b) == "bulk_metal" \
-                or not a.info.get("scale", 1.0) < b.info.get("scale", 1.0):
+        if a is None or len(a) != len(b) or not a.info.get("scale", 1.0) < b.info.get("scale", 1.0):
             continue
-        if curve_key(a, render(a, s)) == curve_key(b, render(b, s)):
+        curve = restart_curve(b, render(b, s))
+        if curve is not None and curve == restart_curve(a, render(a, s)):
             out[k] = a
     return out
 

@@ -9,9 +9,11 @@ files CP2K will read: a CP2K upgrade or an edited basis file recomputes. The ret
 `max_retries` changed (`stale`).
 
 Wavefunction restart (`wfn_restart`): the structures of one curve (the same atoms in the same shape, scaled
-isometrically; molecules and clusters) run one after another, each starting from the converged wavefunction of
-the one before instead of CP2K's atomic guess. This is added at run time only: the cache key stays that of the
-structure's own input, whose energy the restart reaches within EPS_SCF (docs/dft-validation.md, "Cost").
+isometrically) whose SCF is OT (molecules) run one after another, each starting from the converged
+wavefunction of the one before instead of CP2K's atomic guess. This is added at run time only: the cache key
+stays that of the structure's own input, whose energy the restart reaches within EPS_SCF. Inputs that
+diagonalise with smearing and Broyden mixing (clusters, bulk cells) gain nothing from it: their step count is
+set by the mixing (docs/dft-validation.md, "Cost").
 """
 
 from __future__ import annotations
@@ -81,10 +83,8 @@ class CP2KBackend:
         files = basis.file_hashes(data_file_names(rendered.tree), root)
         key = templates.sha256(json.dumps({"input": rendered.input_hash, "cp2k": self.version, "data_files": files},
                                           sort_keys=True))
-        scale = atoms.info.get("scale")
-        if not self.settings["wfn_restart"] or rendered.template == "bulk_metal" or scale is None:
-            return Prepared(rendered.input_hash, key, rendered, root, files)
-        return Prepared(rendered.input_hash, key, rendered, root, files, curve_key(atoms, rendered), float(scale))
+        curve = restart_curve(atoms, rendered)
+        return Prepared(rendered.input_hash, key, rendered, root, files, curve, float(atoms.info.get("scale", 1.0)))
 
     def stale(self, record: DFTResult) -> str | None:
         """Why a cached record must be computed again, or None. Only failures: another retry ladder, or a
@@ -188,6 +188,15 @@ class CP2KBackend:
 
 
 RESTART_FILE = "vimpnn-RESTART.wfn"  # <PROJECT>-RESTART.wfn, PROJECT vimpnn in every template
+
+
+def restart_curve(atoms, rendered: templates.Rendered) -> str | None:
+    """The curve whose wavefunctions this structure shares (`wfn_restart`, an OT input, a `scale` in its info),
+    else None."""
+    ot = templates.get_path(rendered.tree, "force_eval/dft/scf/ot") is not None
+    if not (rendered.settings["wfn_restart"] and ot and "scale" in atoms.info):
+        return None
+    return curve_key(atoms, rendered)
 
 
 def curve_key(atoms, rendered: templates.Rendered) -> str:

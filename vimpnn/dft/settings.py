@@ -45,8 +45,8 @@ DEFAULTS: dict[str, Any] = {
     # finite systems: dataset (one box per curve, for max_scale) | structure (its own extent: 1.36x fewer grid
     # points on AugQM9, but the grid spacing then changes along a curve: H2O moved by 1.46 meV/atom)
     "box": "dataset",
-    # molecules and clusters: each scaling of a curve starts from its neighbour's converged wavefunction
-    # (docs/dft-validation.md, "Cost"); off: every structure from CP2K's atomic guess
+    # OT inputs (molecules): each scaling of a curve starts from its neighbour's converged wavefunction (NH3
+    # 19 -> 6 steps; docs/dft-validation.md, "Cost"); off: every structure from CP2K's atomic guess
     "wfn_restart": True,
     "templates": {},
     "overrides": {},
