@@ -199,9 +199,10 @@ def test_state_changing_rungs_are_the_ladder_rungs_that_turn_on_smearing():
 
 
 def test_schema_1_release_files_still_read_and_newer_files_are_refused(tmp_path, capsys):
-    old = read_dataset(ROOT / "datasets/release/infcrystal.h5")
+    schema_1 = ROOT / "tests/data/schema1-infcrystal.h5"  # the mini release of 2026-11-24
+    old = read_dataset(schema_1)
     assert old.attrs["schema_version"] == 1 and old.provenance is None and not old.state_changed.any()
-    assert main(["info", str(ROOT / "datasets/release/infcrystal.h5")]) == 0
+    assert main(["info", str(schema_1)]) == 0
     assert "dft_settings" in capsys.readouterr().out
     write_dataset(tmp_path / "new.h5", old)
     with h5py.File(tmp_path / "new.h5", "r+") as f:

@@ -53,10 +53,27 @@ def run(args: argparse.Namespace) -> int:
         mismatch = reference_level_mismatch(a)
         if mismatch:
             print(f"  note          reference atoms at other settings: {'; '.join(mismatch)}")
+    _curve_check(a)
     imported = a.attrs.get("import")
     if imported:
         print(f"  imported from {imported.get('file')} ({imported.get('bonds')}; {imported.get('splits')})")
     return 0
+
+
+def _curve_check(a) -> None:
+    """How far the energies lie from smooth curves in the scaling (vimpnn.data.curves)."""
+    from vimpnn.data import curves
+
+    dev = curves.deviations(a)
+    if np.isnan(dev).all():
+        return
+    worst = int(np.nanargmax(dev))
+    name = a.system_id[worst] if a.system_id is not None else f"system {worst}"
+    bad = curves.outliers(a)
+    flagged = ", ".join(str(a.system_id[i]) if a.system_id is not None else str(i) for i in bad[:5])
+    print(f"  curve check   {len(curves.curves(a))} curves: largest deviation from the cubic through the neighbours "
+          f"{dev[worst]:.4f} eV/atom ({name}); " + (f"{len(bad)} off their curve by > "
+          f"{curves.THRESHOLD_EV_PER_ATOM} eV/atom (another SCF state?): {flagged}" if bad else "none off its curve"))
 
 
 def _pairs(settings: dict) -> str:

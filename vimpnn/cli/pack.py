@@ -42,4 +42,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"packed {len(arrays)} {args.dataset} systems ({sizes}; {len(arrays.failed)} failed; "
           f"{blocks} settings block{'s' if blocks > 1 else ''}; {int(arrays.state_changed.sum())} with a changed "
           f"electronic state) into {args.out}")
+    from vimpnn.data import curves
+
+    off = curves.outliers(arrays)
+    if off:
+        print(f"warning: {len(off)} system(s) lie more than {curves.THRESHOLD_EV_PER_ATOM} eV/atom off the smooth "
+              f"curve of their neighbours in the scaling (another SCF state?): "
+              f"{', '.join(str(arrays.system_id[i]) for i in off[:10])}; `vimpnn info {args.out}` shows the check")
     return 0
