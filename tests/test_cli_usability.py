@@ -38,8 +38,13 @@ def test_training_log_has_timestamps_and_no_carriage_returns(tmp_path):
     assert len(epochs) == 2 and all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO epoch \d/2 ", l) for l in epochs)
 
 
-def test_info_is_compact(capsys):
+def test_info_is_compact(capsys, tmp_path):
+    from tests.test_exchange import refs_at_another_level
+
     assert main(["info", str(ROOT / "datasets" / "release" / "growth_unstable.h5")]) == 0
     out = capsys.readouterr().out
     assert max(len(l) for l in out.splitlines()) <= 120
-    assert "Al -52.8807, Cu -1306.1311 eV" in out and "cutoff 400 vs 250" in out
+    assert "Al -52.8911, Cu -1306.2160 eV" in out and "other settings" not in out  # atoms at the clusters' level
+    assert main(["info", str(refs_at_another_level(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert max(len(l) for l in out.splitlines()) <= 120 and "cutoff 400 vs 250" in out

@@ -1,6 +1,9 @@
 """Export -> import round trips keep energies (float64, bit for bit), splits, groups, scalings and bonds; the
 formats follow MACE's and schnetpack's conventions; bad input names the file, frame and key."""
 
+import copy
+from pathlib import Path
+
 import ase.io
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ import pytest
 from tests.conftest import ROOT
 from vimpnn.cli.main import main
 from vimpnn.data.exchange import export_mace, import_frames, read_frames
-from vimpnn.data.hdf5 import read_dataset
+from vimpnn.data.hdf5 import read_dataset, write_dataset
 from vimpnn.errors import InputFormatError
 
 RELEASE = ROOT / "datasets" / "release"
@@ -83,11 +86,26 @@ def test_mace_files_follow_its_conventions(tmp_path):
     assert len(ase.io.read(paths[1], ":")) == len(src.splits["val"])
 
 
+def refs_at_another_level(tmp_path: Path) -> Path:
+    """The growth release with its isolated atoms' records at 400 Ry and its clusters at 250 Ry, as the release
+    before 2026-12-06 had them."""
+    a = read_dataset(RELEASE / "growth_unstable.h5")
+    refs = copy.deepcopy(a.attrs["reference_energies"])
+    for record in refs["results"].values():
+        record["settings"]["cutoff"] = 400
+    a.attrs["reference_energies"] = refs
+    write_dataset(tmp_path / "other_level.h5", a)
+    return tmp_path / "other_level.h5"
+
+
 def test_mace_leaves_out_reference_energies_of_another_level(tmp_path, capsys):
-    """The growth release's isolated atoms are at 400 Ry, its clusters at 250 Ry: not usable as E0s."""
-    assert main(["export", str(RELEASE / "growth_unstable.h5"), "--format", "mace", "--out", str(tmp_path)]) == 0
+    """Isolated atoms at 400 Ry beside clusters at 250 Ry are not usable as E0s; at the clusters' level they are."""
+    assert main(["export", str(refs_at_another_level(tmp_path)), "--format", "mace", "--out", str(tmp_path)]) == 0
     assert "cutoff 400 vs 250" in capsys.readouterr().out
     assert not any(a.info.get("config_type") == "IsolatedAtom" for a in ase.io.read(tmp_path / "train.xyz", ":"))
+    assert main(["export", str(RELEASE / "growth_unstable.h5"), "--format", "mace", "--out", str(tmp_path / "ok")]) == 0
+    assert "vs" not in capsys.readouterr().out
+    assert sum(a.info.get("config_type") == "IsolatedAtom" for a in ase.io.read(tmp_path / "ok" / "train.xyz", ":")) == 2
 
 
 def test_ase_db_is_a_schnetpack_dataset(tmp_path):
