@@ -13,8 +13,8 @@ Sample (the defaults; small because CP2K is slow on the 2 shared cores this was 
 `--molecules` QM9 molecules at the scalings numbered `--scalings`, the growth_stable Al and Cu clusters of
 15 atoms (seed 0), the first `--unstable` of the paper's 10 scalings of one 15-atom growth_unstable
 configuration per metal, and `--lattice` points of each InfCrystal metal. Curves (a molecule's scalings, an
-unstable configuration's) run as the workflow's chunks run them: with `wfn_restart` (now) each scaling from
-its neighbour's wavefunction, so consecutive `--scalings` show what the restart saves.
+unstable configuration's) run as the workflow's chunks run them: with `wfn_restart` (now) each scaling of a
+molecule from its neighbour's wavefunction, so consecutive `--scalings` show what the restart saves.
 
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/dft_cost.py
     .venv/bin/python benchmarks/dft_cost.py --grid --molecules 0 --lattice 0 --clusters 0   # grid volumes only
