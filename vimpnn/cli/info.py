@@ -64,16 +64,16 @@ def _curve_check(a) -> None:
     """How far the energies lie from smooth curves in the scaling (vimpnn.data.curves)."""
     from vimpnn.data import curves
 
-    dev = curves.deviations(a)
-    if np.isnan(dev).all():
+    found = curves.check(a)
+    if found.curves == 0:
         return
-    worst = int(np.nanargmax(dev))
-    name = a.system_id[worst] if a.system_id is not None else f"system {worst}"
-    bad = curves.outliers(a)
-    flagged = ", ".join(str(a.system_id[i]) if a.system_id is not None else str(i) for i in bad[:5])
-    print(f"  curve check   {len(curves.curves(a))} curves: largest deviation from the cubic through the neighbours "
-          f"{dev[worst]:.4f} eV/atom ({name}); " + (f"{len(bad)} off their curve by > "
-          f"{curves.THRESHOLD_EV_PER_ATOM} eV/atom (another SCF state?): {flagged}" if bad else "none off its curve"))
+    worst = int(np.nanargmax(found.deviation))
+    label = (lambda i: str(a.system_id[i])) if a.system_id is not None else (lambda i: f"system {i}")
+    flagged = ", ".join(label(i) for i in found.outliers[:5])
+    print(f"  curve check   {found.curves} curves: largest deviation from the cubic through the neighbours "
+          f"{found.deviation[worst]:.4f} eV/atom ({label(worst)}); " + (f"{len(found.outliers)} off their curve by > "
+          f"{curves.THRESHOLD_EV_PER_ATOM} eV/atom (another SCF state?): {flagged}" if found.outliers
+          else "none off its curve"))
 
 
 def _pairs(settings: dict) -> str:

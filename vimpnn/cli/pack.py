@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
           f"electronic state) into {args.out}")
     from vimpnn.data import curves
 
-    off = curves.outliers(arrays)
+    off = curves.check(arrays).outliers
     if off:
         print(f"warning: {len(off)} system(s) lie more than {curves.THRESHOLD_EV_PER_ATOM} eV/atom off the smooth "
               f"curve of their neighbours in the scaling (another SCF state?): "

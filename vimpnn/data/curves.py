@@ -8,6 +8,8 @@ scalings are not checked (the cubic needs four neighbours).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from vimpnn.data.arrays import SystemArrays
@@ -37,27 +39,31 @@ def _deviation(s: np.ndarray, e: np.ndarray, n: np.ndarray) -> np.ndarray:
     return out
 
 
-def deviations(a: SystemArrays) -> np.ndarray:
-    """Per system, |E - the cubic in s through its four nearest neighbours on its curve| per atom (eV); NaN for
-    systems on no checkable curve."""
-    out = np.full(len(a), np.nan)
-    for ix in curves(a):
-        out[ix] = _deviation(a.scale[ix], a.energy[ix], a.n_atoms[ix])
-    return out
+@dataclass(frozen=True)
+class CurveCheck:
+    """`deviation`: per system, |E - the cubic in s through its four nearest neighbours on its curve| per atom
+    (eV), NaN for systems on no checkable curve; `outliers`: systems off their curve by more than the threshold;
+    `curves`: how many curves were checked."""
+
+    curves: int
+    deviation: np.ndarray
+    outliers: list[int]
 
 
-def outliers(a: SystemArrays, threshold: float = THRESHOLD_EV_PER_ATOM) -> list[int]:
-    """Systems off their curve by more than `threshold` eV/atom. An outlier also spoils the cubic of its
-    neighbours (most at the curve's ends, where the cubic extrapolates), so while a curve has a deviation above
-    the threshold, the one system whose removal leaves the rest smoothest is flagged and removed."""
-    bad = []
-    for ix in curves(a):
+def check(a: SystemArrays, threshold: float = THRESHOLD_EV_PER_ATOM) -> CurveCheck:
+    """Deviations and outliers of every curve. An outlier also spoils the cubic of its neighbours (most at the
+    curve's ends, where the cubic extrapolates), so while a curve has a deviation above the threshold, the one
+    system whose removal leaves the rest smoothest is flagged and removed."""
+    found = curves(a)
+    deviation, bad = np.full(len(a), np.nan), []
+    for ix in found:
         s, e, n = a.scale[ix], a.energy[ix], a.n_atoms[ix]
+        deviation[ix] = dev = _deviation(s, e, n)
         keep = np.arange(len(ix))
-        while len(keep) >= 6 and _deviation(s[keep], e[keep], n[keep]).max() > threshold:
-            rest = [_deviation(s[np.delete(keep, j)], e[np.delete(keep, j)], n[np.delete(keep, j)]).max()
-                    for j in range(len(keep))]
-            worst = int(np.argmin(rest))
+        while len(keep) >= 6 and dev.max() > threshold:
+            rest = [np.delete(keep, j) for j in range(len(keep))]
+            worst = int(np.argmin([_deviation(s[r], e[r], n[r]).max() for r in rest]))
             bad.append(int(ix[keep[worst]]))
-            keep = np.delete(keep, worst)
-    return sorted(bad)
+            keep = rest[worst]
+            dev = _deviation(s[keep], e[keep], n[keep])
+    return CurveCheck(len(found), deviation, sorted(bad))
