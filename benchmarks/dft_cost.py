@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import tempfile
 import time
@@ -33,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from vimpnn.config import load_config
-from vimpnn.dft import compute, templates
+from vimpnn.dft import templates
 from vimpnn.dft.binary import build as cp2k_build, find_executable
+from vimpnn.dft.cost import timed_run
 from vimpnn.dft.settings import for_template, merge, resolve
 from vimpnn.structures.datasets import build, max_scale
 
@@ -47,12 +47,6 @@ BEFORE: dict = {"box": "dataset", "wfn_restart": False, "templates": {
     "molecule": {"eps_scf": 1.0e-6, "overrides": {"force_eval/dft/qs/eps_default": 1.0e-12,
                                                   "force_eval/dft/scf/ot/preconditioner": "FULL_SINGLE_INVERSE"}},
     "metal_cluster": {"mixing_alpha": 0.2, "overrides": {"force_eval/dft/qs/eps_default": 1.0e-12}}}}
-
-
-def children_cpu() -> float:
-    """CPU seconds of this process's finished child processes (the CP2K runs)."""
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def level(config: dict, dataset: str, before: bool) -> dict:
@@ -83,20 +77,6 @@ def sample(config: dict, molecules: int, scalings: list[int], clusters: int, lat
     return {k: v for k, v in out.items() if v}
 
 
-def run_curve(curve: list, settings: dict, cache: Path) -> list[tuple[float, object]]:
-    """(CPU seconds, result) per structure of one curve, run in one `compute` call as the workflow's chunks do (with
-    `wfn_restart` each from its neighbour's wavefunction); one structure at a time, so the CPU time of the CP2K
-    processes finished between two results is that structure's."""
-    cpu, c0 = {}, [children_cpu()]
-
-    def done(result) -> None:
-        cpu[result.system_id] = children_cpu() - c0[0]
-        c0[0] = children_cpu()
-
-    results = compute(curve, {**settings, "jobs": 1, "omp_threads": 1}, cache_dir=cache, progress=done)
-    return [(cpu[r.system_id], r) for r in results]
-
-
 def curves(items: list) -> list[list]:
     """The structures of one curve (same group and size, several scalings) together, in sample order."""
     out: dict[tuple, list] = {}
@@ -120,7 +100,7 @@ def measure(config: dict, structures: dict[str, list], tmp: Path) -> None:
             flip += 1
             for side in order[:1] if same else order:
                 settings = level(config, dataset, side == "before")
-                sides[side] = run_curve(curve, settings, tmp / side)
+                sides[side] = timed_run(curve, {**settings, "omp_threads": 1}, tmp / side)
             if same:
                 sides = {"before": next(iter(sides.values())), "now": next(iter(sides.values()))}
             for atoms, (cb, rb), (cn, rn) in zip(curve, sides["before"], sides["now"]):

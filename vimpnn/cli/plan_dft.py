@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import resource
 import statistics
 import tempfile
 from dataclasses import dataclass
@@ -81,28 +80,15 @@ def _check(args: argparse.Namespace) -> None:
         raise InputFormatError(f"--margin {args.margin:g}: a safety factor is at least 1")
 
 
-def _children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def timed(atoms, settings: dict, cache: str, echo: bool = True, neighbour=None) -> tuple[float, bool]:
     """(seconds, ok) of one structure through the engine, printed (`echo`) as it finishes. CP2K runs as a child
     process: its CPU seconds (all threads and ranks: core-seconds, whatever else loads the machine); the
     in-process backends: the record's wall time in the (pinned, single-threaded) worker. With `neighbour` (the
     scaling before it on its curve, `wfn_restart`), that one runs first, untimed, and the structure starts from
     its wavefunction, as in the workflow's chunks."""
-    from vimpnn.dft import compute
-
-    cpu: dict[str, float] = {}
-    last = [_children_cpu()]
-
-    def done(result) -> None:
-        cpu[result.system_id], last[0] = _children_cpu() - last[0], _children_cpu()
-
     chain = [neighbour, atoms] if neighbour is not None else [atoms]
-    result = compute(chain, settings, cache_dir=tempfile.mkdtemp(dir=cache), progress=done)[-1]
-    seconds = cpu[result.system_id] if settings.get("backend", "cp2k") == "cp2k" else result.walltime_s
+    cpu, result = cost.timed_run(chain, settings, tempfile.mkdtemp(dir=cache))[-1]
+    seconds = cpu if settings.get("backend", "cp2k") == "cp2k" else result.walltime_s
     steps = "" if result.scf_steps is None else f", {result.scf_steps} SCF steps"
     start = f", from {result.attempts[0]['guess']}" if result.attempts and "guess" in result.attempts[0] else ""
     if echo:

@@ -10,6 +10,7 @@ SCF steps than a compressed one of the same size).
 from __future__ import annotations
 
 import math
+import resource
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -105,3 +106,26 @@ def suggest_chunk_size(core_seconds: np.ndarray, slots: int, target_s: float, ma
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished child processes (the CP2K runs: all their threads and ranks)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed_run(structures: Sequence, settings: dict, cache_dir) -> list[tuple[float, object]]:
+    """(CPU seconds of the child processes, result) per structure, in input order, through one `compute` call
+    that runs one structure at a time (with `wfn_restart` a curve's scalings as one chain, as the workflow's
+    chunks run them): the CPU time of the processes that finished between two results is that structure's."""
+    from vimpnn.dft import compute
+
+    cpu: dict[str, float] = {}
+    last = [children_cpu()]
+
+    def done(result) -> None:
+        cpu[result.system_id], last[0] = children_cpu() - last[0], children_cpu()
+
+    results = compute(structures, {**settings, "jobs": 1}, cache_dir=cache_dir, progress=done)
+    return [(cpu[r.system_id], r) for r in results]
+
