@@ -16,8 +16,11 @@ TINY = {"datasets": ["augqm9", "infcrystal", "growth_stable"], "qm9": {"n_molecu
         "augqm9": {"scalings": {"n": 3}}, "infcrystal": {"scalings": {"n": 5}},
         "growth": {"max_size": 20, "stable": {"n_seeds": 1}},
         "workflow": {"chunk_size": {"augqm9": 4, "infcrystal": 4, "growth_stable": 3}, "dft_threads": 2}}
-ROW = re.compile(r"^(augqm9|infcrystal|growth_stable)\s+(molecule|bulk_metal|metal_cluster)\s+(\d+)\s+(\d+)-(\d+)\s+"
-                 r"(\S+) N\^(\S+) ±(\d+)%\s+(\S+) / (\S+) / (\S+)\s+([\d,]+)\s+(\d+)-(\d+)\s+(\S+)\s+(\S+)$", re.M)
+# dataset, template, element, sampled, N range, a, exponents, spread, sampled min/med/max, structures, N range,
+# core-h, range
+ROW = re.compile(r"^(augqm9|infcrystal|growth_stable)\s+(molecule|bulk_metal|metal_cluster)(?: (\w+))?\s+(\d+)\s+"
+                 r"(\d+)-(\d+)\s+(\S+)((?: [NV]\^\S+)*) ±(\d+)%\s+(\S+) / (\S+) / (\S+)\s+([\d,]+)\s+(\d+)-(\d+)\s+"
+                 r"(\S+)\s+(\S+)$", re.M)
 
 
 def _config(tmp_path, **changes) -> str:
@@ -26,38 +29,49 @@ def _config(tmp_path, **changes) -> str:
     return str(path)
 
 
-def test_power_law_fit_recovers_a_known_exponent():
+def test_power_law_fit_recovers_known_exponents():
     n = np.array([5, 9, 14, 20, 29, 45, 80, 114])
-    exact = cost.fit_power_law(n, 0.7 * n**2.6)
-    assert exact.a == pytest.approx(0.7) and exact.b == pytest.approx(2.6)
+    exact = cost.fit({"N": n}, 0.7 * n**2.6)
+    assert exact.a == pytest.approx(0.7) and exact.exponents["N"] == pytest.approx(2.6)
     assert exact.spread == pytest.approx(0, abs=1e-9)
     noise = np.exp(np.random.default_rng(0).normal(0, 0.1, len(n)))  # 10% scatter, as SCF step counts give
-    noisy = cost.fit_power_law(n, 0.7 * n**2.6 * noise)
-    assert noisy.b == pytest.approx(2.6, abs=0.1) and 0.05 < noisy.spread < 0.2
-    assert cost.estimate(noisy, n) == pytest.approx(np.sum(0.7 * n**2.6 * noise))  # the sample's own total
+    noisy = cost.fit({"N": n}, 0.7 * n**2.6 * noise)
+    assert noisy.exponents["N"] == pytest.approx(2.6, abs=0.1) and 0.05 < noisy.spread < 0.2
+    assert cost.estimate(noisy, {"N": n}) == pytest.approx(np.sum(0.7 * n**2.6 * noise))  # the sample's own total
+    # a second covariate (the box volume, not a function of N here): both exponents, and N alone misses
+    v = np.array([900, 4000, 1500, 3000, 2000, 8000, 5000, 6000])
+    both = cost.fit({"N": n, "V": v}, 0.01 * n**1.5 * v)
+    assert both.exponents == pytest.approx({"N": 1.5, "V": 1.0}) and both.a == pytest.approx(0.01)
+    assert cost.fit({"N": n}, 0.01 * n**1.5 * v).spread > 0.3
 
 
-def test_one_atom_count_gives_the_mean_or_an_assumed_exponent():
-    flat = cost.fit_power_law([15, 15], [100.0, 400.0])
-    assert flat.b == 0 and flat.a == pytest.approx(250.0)  # the mean: 2 such structures take 500 s
-    assumed = cost.fit_power_law([15, 15], [100.0, 400.0], exponent=2)
-    assert assumed(15) == pytest.approx(250.0) and assumed(30) == pytest.approx(1000.0)
+def test_small_samples_keep_a_residual_and_constant_covariates_are_flat():
+    flat = cost.fit({"N": [15, 15]}, [100.0, 400.0])
+    assert flat.exponents["N"] == 0 and flat.a == pytest.approx(250.0)  # the mean: 2 such structures take 500 s
+    assumed = cost.fit({"N": [15, 15]}, [100.0, 400.0], {"N": 2})
+    assert assumed({"N": [15, 30]}) == pytest.approx([250.0, 1000.0])
+    # three structures: a and one exponent (N first), one degree of freedom left for the spread
+    three = cost.fit({"N": [3, 6, 12], "V": [1000, 800, 3000]}, [10.0, 30.0, 100.0])
+    assert three.exponents["V"] == 0 and three.exponents["N"] > 0 and three.spread > 0
+    # a one-atom cell: N is constant, the volume carries the fit
+    cells = cost.fit({"N": [1, 1, 1, 1], "V": [10.0, 12.0, 14.0, 16.0]}, [50.0 / x for x in (10, 12, 14, 16)])
+    assert cells.exponents == pytest.approx({"N": 0, "V": -1})
     with pytest.raises(ValueError):
-        cost.fit_power_law([3], [0.0])
+        cost.fit({"N": [3]}, [0.0])
 
 
-def test_estimate_is_the_sum_over_the_real_sizes():
-    law = cost.PowerLaw(a=2.0, b=1.5, spread=0.0)
+def test_estimate_is_the_sum_over_the_real_structures():
+    law = cost.CostLaw(a=2.0, exponents={"N": 1.5, "V": 0.0}, spread=0.0)
     sizes = [4, 4, 9, 16]  # 2 x (8 + 8 + 27 + 64)
-    assert cost.estimate(law, sizes) == pytest.approx(214.0)
+    assert cost.estimate(law, {"N": sizes, "V": [1, 2, 3, 4]}) == pytest.approx(214.0)
 
 
 def test_held_out_predicts_the_odd_structures_from_the_even_ones():
     n = [12, 3, 9, 6]  # any order: sorted by size, 3 and 9 fit, 6 and 12 are predicted
-    assert cost.held_out(n, [2 * x**2 for x in n]) == pytest.approx((360.0, 360.0))
+    assert cost.held_out({"N": n}, [2 * x**2 for x in n]) == pytest.approx((360.0, 360.0))
     # even (3, 9) at 18 and 162 s: b = 2, a = 2, predicting 72 + 288 = 360 s; the odd ones measured at 2x the law
-    assert cost.held_out(n, [576, 18, 162, 144]) == pytest.approx((360.0, 720.0))
-    assert cost.held_out([5], [1.0]) is None
+    assert cost.held_out({"N": n}, [576, 18, 162, 144]) == pytest.approx((360.0, 720.0))
+    assert cost.held_out({"N": [5]}, [1.0]) is None
 
 
 def test_stratified_sample_spans_the_sizes_and_the_scalings():
@@ -90,33 +104,53 @@ def test_plan_dft_runs_with_the_fake_cp2k_and_prints_every_dataset(tmp_path, cap
     # the sampled molecule at s > 0.9 starts from its neighbour's wavefunction (run first), as in the workflow
     assert "(4 atoms): " in out and "from restart:augqm9-000004-s00" in out
     assert set(rows) == set(TINY["datasets"]) and fake_cp2k.calls(tmp_path / "calls.log") == 3 + 1 + 2 + 3
-    assert rows["infcrystal"][1] == "bulk_metal" and rows["infcrystal"][2] == "2"
-    assert [rows[d][11] for d in TINY["datasets"]] == ["18", "10", "12"]  # structures of the config
+    assert rows["infcrystal"][1] == "bulk_metal" and rows["infcrystal"][3] == "2"
+    assert [rows[d][12] for d in TINY["datasets"]] == ["18", "10", "12"]  # structures of the config
     assert "backend cp2k" in out and "CPU seconds" in out and "held-out check" in out
     assert "workflow.dft_runtime_min" in out
     saved = json.loads((tmp_path / "t.json").read_text())
     assert all(t > 0 for g in saved for t in g["seconds"]) and not any(g["failed"] for g in saved)
 
 
+def _known_times(tmp_path, picks: list[int], seconds) -> str:
+    """A --dft-times file for TINY's growth_stable (one growth per element, sizes 15..20) with these timings."""
+    structures = build("growth_stable", TINY)
+    (tmp_path / "t.json").write_text(json.dumps([{
+        "dataset": "growth_stable", "template": "metal_cluster", "sample_index": picks, "failed": 0,
+        "sample_n": [len(structures[i]) for i in picks], "seconds": [seconds(structures[i]) for i in picks]}]))
+    return str(tmp_path / "t.json")
+
+
 def test_plan_dft_from_known_times_gives_the_known_estimate_and_chunks(tmp_path, capsys):
     """Timings following t = 3 N^2 s exactly: core-hours = sum of 3 N^2 over the dataset, held-out error 0."""
     config = {**TINY, "datasets": ["growth_stable"], "workflow": {"chunk_size": {"growth_stable": 2}, "dft_threads": 1}}
-    sizes = [15, 17, 20]
-    (tmp_path / "t.json").write_text(json.dumps([{"dataset": "growth_stable", "template": "metal_cluster",
-                                                  "sample_n": sizes, "seconds": [3.0 * s**2 for s in sizes],
-                                                  "failed": 0}]))
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(config))
     # growth_stable, one growth per element, sizes 15..20: 2 x 3 x (225 + 256 + 289 + 324 + 361 + 400) = 11,130 s
-    assert main(["plan", "--dft", str(path), "--dft-from", str(tmp_path / "t.json"),
+    times = _known_times(tmp_path, [0, 2, 11], lambda a: 3.0 * len(a) ** 2)  # Al15, Al17, Cu20: one law
+    assert main(["plan", "--dft", str(path), "--dft-from", times,
                  "--target-job-hours", str(2300 / 3600), "--margin", "1"]) == 0
     out = capsys.readouterr().out
     row = ROW.findall(out)[0]
-    assert float(row[6]) == pytest.approx(2.0) and float(row[14]) == pytest.approx(11130 / 3600, abs=0.005)
+    assert row[7] == " N^2.00" and float(row[15]) == pytest.approx(11130 / 3600, abs=0.005)
     assert re.search(r"^growth_stable\s+predicted ([\d,.]+) s, measured \1 s \([+-]0\.0%\)", out, re.M)
     # one structure at a time, chunks of consecutive sizes per growth: chunks of 2 take at most 3 x (19² + 20²) =
     # 2,283 s <= 2,300; chunks of 3 take 3 x (15² + 16² + 17²) = 2,310 s: chunk size 2, 6 chunks, 0.63 h, 39 min
     assert re.search(r"^growth_stable\s+2\s+6\s+0\.63\s+39\s+chunk_size 2: longest chunk 0\.63 h$", out, re.M)
+
+
+def test_plan_dft_fits_each_metal_apart_when_both_are_sampled(tmp_path, capsys):
+    """Cu at 4x the time of Al of the same size: one law per element gives the exact total (1 + 4) x 5,565 s; one
+    law for both would not."""
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "datasets": ["growth_stable"]}))
+    factor = {"Al": 3.0, "Cu": 12.0}
+    times = _known_times(tmp_path, [0, 3, 5, 6, 8, 11], lambda a: factor[a.get_chemical_symbols()[0]] * len(a) ** 2)
+    assert main(["plan", "--dft", str(path), "--dft-from", times]) == 0
+    rows = {m[2]: m for m in ROW.findall(capsys.readouterr().out)}
+    assert set(rows) == {"Al", "Cu"} and all(r[3] == "3" for r in rows.values())
+    assert float(rows["Al"][15]) == pytest.approx(5565 / 3600, abs=0.005)
+    assert float(rows["Cu"][15]) == pytest.approx(4 * 5565 / 3600, abs=0.005)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -131,7 +165,7 @@ def test_plan_dft_from_known_times_gives_the_known_estimate_and_chunks(tmp_path,
 def test_plan_dft_bad_input_is_one_line(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.json").write_text(json.dumps([{"dataset": "augqm9", "template": "molecule", "sample_n": [3, 5],
-                                                    "seconds": [1.0, -2.0], "failed": 0}]))
+                                                    "seconds": [1.0, -2.0], "failed": 0, "sample_index": [0, 1]}]))
     config = _config(tmp_path)
     args = ["plan", "--dft", config, *argv] if argv[0] != "--dft" else ["plan", *argv]
     assert main(args) == 2

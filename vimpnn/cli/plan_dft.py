@@ -2,9 +2,9 @@
 
 A stratified sample of each dataset (vimpnn.dft.cost) runs now through the normal engine (`compute`, one
 structure at a time, a fresh temporary cache), with the dataset's settings as the workflow gives them (its own
-`max_scale`). A power law t = a N^b per dataset and CP2K template, summed over every structure's real atom
-count, gives core-hours; the chunks of consecutive structures the workflow runs then give a chunk size and
-a SLURM runtime for a target job length.
+`max_scale`). A power law t = a N^b V^c in the atom count and the grid volume, per dataset, CP2K template and
+metal, summed over every structure's real N and V, gives core-hours; the chunks of consecutive structures the
+workflow runs then give a chunk size and a SLURM runtime for a target job length.
 """
 
 from __future__ import annotations
@@ -27,15 +27,37 @@ DEFAULT_SAMPLE = 8
 
 @dataclass
 class Group:
-    """One dataset's structures of one template: every structure's atom count, and the timed sample."""
+    """One dataset's structures of one template: every structure's covariates, and the timed sample."""
 
     dataset: str
     template: str
     n_atoms: np.ndarray          # every structure of the group, in the workflow's order
+    volume: np.ndarray           # Å^3 its grids span: the box of a finite structure, the cell of a periodic one
+    kind: np.ndarray             # the element of a metal structure ("" for molecules): fitted apart
     positions: np.ndarray        # their positions in the dataset (chunks are ranges of these)
-    sample_n: list[int]
+    sample_index: list[int]      # the sampled structures' positions in the dataset
     seconds: list[float]         # core-seconds per sampled structure
     failed: int
+
+    @property
+    def sample_rows(self) -> np.ndarray:
+        return np.searchsorted(self.positions, self.sample_index)
+
+    @property
+    def sample_n(self) -> list[int]:
+        return [int(n) for n in self.n_atoms[self.sample_rows]]
+
+    def covariates(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        rows = slice(None) if rows is None else rows
+        return {"N": self.n_atoms[rows], "V": self.volume[rows]}
+
+    def classes(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """(label, rows of the group, positions in the sample) fitted apart: one per element where every element
+        has at least two sampled structures (Al and Cu differ ~4x at equal size), else the whole group."""
+        kinds, sampled = np.unique(self.kind), self.kind[self.sample_rows]
+        if len(kinds) > 1 and all(np.sum(sampled == k) >= 2 for k in kinds):
+            return [(str(k), np.flatnonzero(self.kind == k), np.flatnonzero(sampled == k)) for k in kinds]
+        return [("" if len(kinds) > 1 else str(kinds[0]), np.arange(len(self.kind)), np.arange(len(sampled)))]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,6 +140,18 @@ def neighbours(previous: list, current: list, settings: dict) -> list:
     return out
 
 
+def volumes(structures: list, templates: np.ndarray, settings: dict) -> np.ndarray:
+    """Å^3 the grids of each structure span: the cubic box the template gives a finite structure (its dataset's
+    `max_scale`, vacuum and box rule), the cell of a periodic one."""
+    from vimpnn.dft.settings import for_template, resolve
+    from vimpnn.dft.templates import box
+
+    resolved = resolve(settings)
+    per_template = {t: for_template(resolved, t) for t in dict.fromkeys(templates)}
+    return np.array([a.get_volume() if a.pbc.any() else float(np.prod(box(a, per_template[t])[0]))
+                     for a, t in zip(structures, templates)])
+
+
 def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = None, echo: bool = True
             ) -> list[Group]:
     """Build each dataset, sample and time it per template, in one fresh cache removed afterwards; with
@@ -136,6 +170,9 @@ def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = N
             structures = build(name, config)
             n = np.array([len(a) for a in structures])
             templates = np.array([choose_template(a) for a in structures])
+            volume = volumes(structures, templates, settings)
+            kind = np.array(["" if t == "molecule" else "".join(sorted(set(a.get_chemical_symbols())))
+                             for a, t in zip(structures, templates)])
             for template in dict.fromkeys(templates):
                 where = np.flatnonzero(templates == template)
                 top = max_atoms[name]
@@ -147,16 +184,21 @@ def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = N
                     if (name, template) not in earlier:
                         raise InputFormatError(f"--dft-from: no timings of {name} ({template})")
                     old = earlier[(name, template)]
-                    groups.append(Group(name, template, n[where], where, old["sample_n"], old["seconds"],
-                                        old["failed"]))
-                    continue
-                scales = [structures[i].info.get("scale", 1.0) for i in allowed]
-                picks = allowed[cost.stratified_sample(n[allowed], scales, sizes[name])]
-                before = neighbours([structures[i - 1] if i else None for i in picks], [structures[i] for i in picks],
-                                    settings)
-                times = [timed(structures[i], settings, cache, echo, nb) for i, nb in zip(picks, before)]
-                groups.append(Group(name, template, n[where], where, [int(n[i]) for i in picks],
-                                    [t for t, _ in times], sum(not ok for _, ok in times)))
+                    picks = np.asarray(old["sample_index"], dtype=int)
+                    if np.any(picks < 0) or np.any(picks >= len(n)) or not np.all(np.isin(picks, where)) or \
+                            n[picks].tolist() != list(old["sample_n"]):
+                        raise InputFormatError(f"--dft-from: the timings of {name} ({template}) were sampled from "
+                                               "other structures than this config builds")
+                    times, failed = old["seconds"], old["failed"]
+                else:
+                    scales = [structures[i].info.get("scale", 1.0) for i in allowed]
+                    picks = allowed[cost.stratified_sample(n[allowed], scales, sizes[name])]
+                    before = neighbours([structures[i - 1] if i else None for i in picks],
+                                        [structures[i] for i in picks], settings)
+                    timings = [timed(structures[i], settings, cache, echo, nb) for i, nb in zip(picks, before)]
+                    times, failed = [t for t, _ in timings], sum(not ok for _, ok in timings)
+                groups.append(Group(name, template, n[where], volume[where], kind[where], where,
+                                    [int(i) for i in picks], list(times), failed))
     return groups
 
 
@@ -167,8 +209,10 @@ def load_timings(path: str) -> dict:
     try:
         rows = json.loads(Path(path).read_text())
         for r in rows:
-            cost.fit_power_law(r["sample_n"], r["seconds"])  # positive times, as many as atom counts
-        return {(r["dataset"], r["template"]): {k: r[k] for k in ("sample_n", "seconds", "failed")} for r in rows}
+            cost.fit({"N": r["sample_n"]}, r["seconds"])  # positive times, as many as atom counts
+            if len(r["sample_index"]) != len(r["sample_n"]):
+                raise ValueError("sample_index and sample_n differ in length")
+        return {(r["dataset"], r["template"]): {k: r[k] for k in ("sample_n", "seconds", "failed", "sample_index")} for r in rows}
     except OSError as exc:
         raise InputFormatError(f"--dft-from {path}: {exc.strerror}") from None
     except (ValueError, TypeError, KeyError) as exc:
@@ -181,7 +225,7 @@ def save_timings(path: str, groups: list[Group]) -> None:
     from vimpnn.outputs import atomic_output
 
     rows = [{"dataset": g.dataset, "template": g.template, "sample_n": g.sample_n, "seconds": g.seconds,
-             "failed": g.failed} for g in groups]
+             "failed": g.failed, "sample_index": g.sample_index} for g in groups]
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(rows, indent=1))
 
@@ -195,6 +239,35 @@ def _hours(seconds: float) -> str:
     return _num(seconds / 3600)
 
 
+@dataclass
+class Fit:
+    """One cost law: a group's structures of one kind (element), with their rows and their sampled ones."""
+
+    group: Group
+    label: str
+    rows: np.ndarray             # rows of the group
+    sampled: np.ndarray          # positions in the group's sample
+    law: cost.CostLaw
+
+    @property
+    def seconds(self) -> np.ndarray:
+        return np.asarray(self.group.seconds)[self.sampled]
+
+    @property
+    def sample_covariates(self) -> dict[str, np.ndarray]:
+        return self.group.covariates(self.group.sample_rows[self.sampled])
+
+
+def fitted(groups: list[Group], args: argparse.Namespace) -> list[Fit]:
+    """A cost law per group and kind (Group.classes)."""
+    out = []
+    for g in groups:
+        for label, rows, sampled in g.classes():
+            law = cost.fit(g.covariates(g.sample_rows[sampled]), np.asarray(g.seconds)[sampled], _assumed(g, args))
+            out.append(Fit(g, label, rows, sampled, law))
+    return out
+
+
 def report(config: dict, groups: list[Group], args: argparse.Namespace) -> None:
     from vimpnn.dft.settings import resolve
 
@@ -204,61 +277,63 @@ def report(config: dict, groups: list[Group], args: argparse.Namespace) -> None:
     basis = "CPU seconds of each CP2K process" if cp2k else "wall time in the worker"
     print(f"DFT cost at the config's scale: backend {dft['backend']}, the config's dft: settings, a stratified "
           f"sample timed now, one structure at a time in a fresh cache ({basis}; load average {load:.1f} on "
-          f"{cpus} cores)")
-    print(f"{'dataset':<16} {'template':<13} {'sampled':>7} {'N':>7} {'fit t = a N^b [s]':>22} "
+          f"{cpus} cores); fit t = a N^b V^c per dataset, template and metal (N atoms, V the box or cell in Å^3)")
+    print(f"{'dataset':<16} {'template':<16} {'sampled':>7} {'N':>7} {'fit t [s]':>30} "
           f"{'sampled s min/med/max':>26} {'structures':>10} {'N':>7} {'core-h':>9} {'range':>17}")
-    laws, total, low, high, notes = {}, 0.0, 0.0, 0.0, []
-    for g in groups:
-        law = cost.fit_power_law(g.sample_n, g.seconds, _exponent(g, args))
-        laws[(g.dataset, g.template)] = law
-        est = cost.estimate(law, g.n_atoms)
+    fits, total, low, high, notes = fitted(groups, args), 0.0, 0.0, 0.0, []
+    for f in fits:
+        law, g, n = f.law, f.group, f.group.n_atoms[f.rows]
+        sample_n = f.sample_covariates["N"]
+        est = cost.estimate(law, g.covariates(f.rows))
         total, low, high = total + est, low + est * math.exp(-law.spread), high + est * math.exp(law.spread)
-        t = sorted(g.seconds)
-        print(f"{g.dataset:<16} {g.template:<13} {len(t):>7} {min(g.sample_n):>3}-{max(g.sample_n):<3} "
-              f"{f'{law.a:.3g} N^{law.b:.2f} ±{law.spread:.0%}':>22} "
-              f"{f'{_num(t[0])} / {_num(statistics.median(t))} / {_num(t[-1])}':>26} {len(g.n_atoms):>10,} "
-              f"{g.n_atoms.min():>3}-{g.n_atoms.max():<3} {_hours(est):>9} "
+        t = sorted(f.seconds)
+        label = f"{g.template} {f.label}".strip()
+        print(f"{g.dataset:<16} {label:<16} {len(t):>7} {min(sample_n):>3}-{max(sample_n):<3} "
+              f"{f'{law.formula()} ±{law.spread:.0%}':>30} "
+              f"{f'{_num(t[0])} / {_num(statistics.median(t))} / {_num(t[-1])}':>26} {len(n):>10,} "
+              f"{n.min():>3}-{n.max():<3} {_hours(est):>9} "
               f"{_hours(est * math.exp(-law.spread)) + '-' + _hours(est * math.exp(law.spread)):>17}")
-        if len(set(g.sample_n)) == 1 and g.n_atoms.min() < g.n_atoms.max():
+        if len(set(sample_n)) == 1 and n.min() < n.max():
             flat = f"exponent {args.dft_exponent:g} assumed" if args.dft_exponent is not None else \
                 "flat in N: a lower bound for the larger structures"
-            notes.append(f"{g.dataset}: one atom count sampled ({g.sample_n[0]}), the dataset spans "
-                         f"{g.n_atoms.min()}-{g.n_atoms.max()}: {flat}")
-        elif max(g.sample_n) < g.n_atoms.max():
-            notes.append(f"{g.dataset}: sampled up to {max(g.sample_n)} atoms, extrapolated to {g.n_atoms.max()}")
-        if g.failed:
-            notes.append(f"{g.dataset}: {g.failed} of the sampled structures failed (their time is counted)")
+            notes.append(f"{g.dataset}: one atom count sampled ({sample_n[0]}), the dataset spans "
+                         f"{n.min()}-{n.max()}: {flat}")
+        elif max(sample_n) < n.max():
+            notes.append(f"{g.dataset}: sampled up to {max(sample_n)} atoms, extrapolated to {n.max()}")
+    notes += [f"{g.dataset}: {g.failed} of the sampled structures failed (their time is counted)"
+              for g in groups if g.failed]
     print(f"total: {_hours(total)} core-hours (range {_hours(low)}-{_hours(high)}: each fit moved by its RMS log "
           "residual), on this machine's cores")
     for note in notes:
         print(f"  note: {note}")
-    held_out(groups, args)
-    chunking(config, groups, laws, dft, args)
+    held_out(fits, args)
+    chunking(config, groups, fits, dft, args)
 
 
-def _exponent(g: Group, args: argparse.Namespace) -> float | None:
-    """--dft-exponent, where the dataset has more than one atom count."""
-    return args.dft_exponent if g.n_atoms.min() < g.n_atoms.max() else None
+def _assumed(g: Group, args: argparse.Namespace) -> dict[str, float]:
+    """--dft-exponent for N, where the dataset has more than one atom count."""
+    return {"N": args.dft_exponent} if args.dft_exponent is not None and g.n_atoms.min() < g.n_atoms.max() else {}
 
 
-def held_out(groups: list[Group], args: argparse.Namespace) -> None:
+def held_out(fits: list[Fit], args: argparse.Namespace) -> None:
     """Fit on the even structures of each sample (by size), predict the total time of the odd ones."""
-    print("held-out check (each fit on the even sampled structures by size, predicting the odd ones' total):")
+    print("held-out check (each fit on the even sampled structures by N and V, predicting the odd ones' total):")
     predicted = measured = 0.0
-    for g in groups:
-        check = cost.held_out(g.sample_n, g.seconds, _exponent(g, args))
+    for f in fits:
+        name = f"{f.group.dataset} {f.label}".strip()
+        check = cost.held_out(f.sample_covariates, f.seconds, _assumed(f.group, args))
         if check is None:
-            print(f"{g.dataset:<16} one structure sampled: no check")
+            print(f"{name:<19} one structure sampled: no check")
             continue
         predicted, measured = predicted + check[0], measured + check[1]
-        print(f"{g.dataset:<16} predicted {_num(check[0])} s, measured {_num(check[1])} s "
+        print(f"{name:<19} predicted {_num(check[0])} s, measured {_num(check[1])} s "
               f"({check[0] / check[1] - 1:+.1%})")
     if measured:
         print(f"all held-out structures: predicted {_num(predicted)} s, measured {_num(measured)} s "
               f"({predicted / measured - 1:+.1%})")
 
 
-def chunking(config: dict, groups: list[Group], laws: dict, dft: dict, args: argparse.Namespace) -> None:
+def chunking(config: dict, groups: list[Group], fits: list[Fit], dft: dict, args: argparse.Namespace) -> None:
     """Chunk size per dataset for the target job length, and the runtime its longest chunk needs."""
     workflow = config.get("workflow") or {}
     per_process = int(dft["omp_threads"]) * int(dft["mpi_ranks"]) if dft["backend"] == "cp2k" else 1
@@ -271,10 +346,10 @@ def chunking(config: dict, groups: list[Group], laws: dict, dft: dict, args: arg
     print(f"{'dataset':<16} {'chunk_size':>10} {'chunks':>8} {'longest h':>10} {'runtime_min':>12}   now")
     runtimes = []
     for name in dict.fromkeys(g.dataset for g in groups):
-        mine = [g for g in groups if g.dataset == name]
-        wall = np.zeros(sum(len(g.n_atoms) for g in mine))
-        for g in mine:
-            wall[g.positions] = laws[(g.dataset, g.template)](g.n_atoms) / per_process
+        wall = np.zeros(sum(len(g.n_atoms) for g in groups if g.dataset == name))
+        for f in fits:
+            if f.group.dataset == name:
+                wall[f.group.positions[f.rows]] = f.law(f.group.covariates(f.rows)) / per_process
         size = cost.suggest_chunk_size(wall, slots, target, args.margin)
         longest = cost.chunk_walls(wall, size, slots).max()
         runtimes.append(math.ceil(args.margin * longest / 60))

@@ -1,5 +1,6 @@
-"""DFT cost model for planning: a power law t = a N^b in the atom count, fitted to a timed sample, summed over
-a dataset's real sizes, and the chunking that keeps every batch job under a target length.
+"""DFT cost model for planning: a power law t = a N^b V^c in the atom count and the grid volume, fitted to a timed
+sample, summed over a dataset's real structures, and the chunking that keeps every batch job under a target
+length.
 
 The sample is stratified so a handful of structures spans what drives cost: the distinct atom counts are
 taken evenly from smallest to largest (the exponent needs the ends), and the scalings are spread over the
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 import resource
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -20,49 +21,79 @@ GOLDEN = (math.sqrt(5) - 1) / 2
 
 
 @dataclass(frozen=True)
-class PowerLaw:
-    """t = a * N^b seconds; `spread`: RMS of the log residuals (0 with fewer than three distinct sizes)."""
+class CostLaw:
+    """t = a * prod_k x_k^b_k seconds over covariates x (COVARIATES: atom count N, grid volume V); `spread`: RMS of
+    the log residuals (0 when the fit has no residual degree of freedom)."""
 
     a: float
-    b: float
+    exponents: dict[str, float]
     spread: float
 
-    def __call__(self, n) -> np.ndarray:
-        return self.a * np.asarray(n, dtype=float) ** self.b
+    def __call__(self, covariates: Mapping[str, Sequence[float]]) -> np.ndarray:
+        t = np.full(len(next(iter(covariates.values()))), self.a)
+        for name, b in self.exponents.items():
+            if b:
+                t = t * np.asarray(covariates[name], dtype=float) ** b
+        return t
+
+    def formula(self) -> str:
+        terms = "".join(f" {k}^{b:.2f}" for k, b in self.exponents.items() if b)
+        return f"{self.a:.3g}{terms}"
 
 
-def fit_power_law(n_atoms: Sequence[int], seconds: Sequence[float], exponent: float | None = None) -> PowerLaw:
-    """b by least squares of log t on log N; a so that the law gives the sample's total time (a log-log fit
-    alone gives the geometric mean, which undercounts a total when the times scatter). With one distinct N the
-    exponent is not determined: b = `exponent` (None: 0, i.e. the mean time, flat in N)."""
-    n, t = np.asarray(n_atoms, dtype=float), np.asarray(seconds, dtype=float)
-    if len(n) == 0 or len(n) != len(t) or np.any(n < 1) or np.any(t <= 0):
-        raise ValueError("a power-law fit needs as many positive times as atom counts >= 1, at least one")
-    x, y = np.log(n), np.log(t)
-    if np.ptp(x) == 0:
-        b, spread = float(exponent or 0.0), float(np.std(y))
+# What drives CP2K's time: the atom count (basis functions, collocation, SCF steps) and the volume the grids span
+# (box of a finite system, cell of a periodic one: FFTs, XC, Poisson; for a k-point cell also how many
+# neighbouring images its basis functions overlap). Fitted in this order of priority when the sample is small.
+COVARIATES = ("N", "V")
+
+
+def fit(covariates: Mapping[str, Sequence[float]], seconds: Sequence[float],
+        assumed: Mapping[str, float] | None = None) -> CostLaw:
+    """Exponents by least squares of log t on the log covariates; a so that the law gives the sample's total
+    time (a log fit alone gives the geometric mean, which undercounts a total when the times scatter).
+
+    A covariate that does not vary in the sample gets its `assumed` exponent (default 0: flat in it). From three
+    structures on, one degree of freedom is kept for the residual: the later covariates are dropped (exponent 0)
+    while the parameters (a and the free exponents) would reach the number of structures."""
+    t = np.asarray(seconds, dtype=float)
+    x = {k: np.asarray(v, dtype=float) for k, v in covariates.items()}
+    if len(t) == 0 or any(len(v) != len(t) for v in x.values()) or np.any(t <= 0) or \
+            any(np.any(v <= 0) for v in x.values()):
+        raise ValueError("a cost fit needs as many positive times as positive covariates, at least one")
+    logs = {k: np.log(v) for k, v in x.items()}
+    exponents = {k: float((assumed or {}).get(k, 0.0)) for k in x}
+    free = [k for k in x if np.ptp(logs[k]) > 1e-9]
+    free = free[:max((len(t) - 1 if len(t) > 2 else len(t)) - 1, 0)]
+    y = np.log(t) - sum(exponents[k] * logs[k] for k in x if k not in free)
+    if free:
+        design = np.column_stack([np.ones(len(t))] + [logs[k] for k in free])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        exponents.update({k: float(b) for k, b in zip(free, coef[1:])})
+        dof = len(t) - 1 - len(free)
+        spread = float(np.sqrt(np.sum((y - design @ coef) ** 2) / dof)) if dof > 0 else 0.0
     else:
-        b, log_a = np.polyfit(x, y, 1)
-        dof = len(x) - 2
-        spread = float(np.sqrt(np.sum((y - log_a - b * x) ** 2) / dof)) if dof > 0 else 0.0
-    return PowerLaw(float(np.sum(t) / np.sum(n**b)), float(b), spread)
+        spread = float(np.std(y))
+    law = CostLaw(1.0, exponents, spread)
+    return CostLaw(float(np.sum(t) / np.sum(law(x))), exponents, spread)
 
 
-def estimate(law: PowerLaw, n_atoms: Sequence[int]) -> float:
-    """Seconds for every structure of a dataset: sum of a N^b over its real atom counts."""
-    return float(np.sum(law(n_atoms)))
+def estimate(law: CostLaw, covariates: Mapping[str, Sequence[float]]) -> float:
+    """Seconds for every structure of a dataset: the law summed over their real covariates."""
+    return float(np.sum(law(covariates)))
 
 
-def held_out(n_atoms: Sequence[int], seconds: Sequence[float], exponent: float | None = None
-             ) -> tuple[float, float] | None:
-    """(predicted, measured) total seconds of the odd structures (ordered by size) from a fit to the even ones;
-    None with fewer than two structures."""
-    if len(n_atoms) < 2:
+def held_out(covariates: Mapping[str, Sequence[float]], seconds: Sequence[float],
+             assumed: Mapping[str, float] | None = None) -> tuple[float, float] | None:
+    """(predicted, measured) total seconds of the odd structures (ordered by the covariates, N first) from a fit
+    to the even ones; None with fewer than two structures."""
+    if len(seconds) < 2:
         return None
-    order = np.argsort(np.asarray(n_atoms), kind="stable")
-    n, t = np.asarray(n_atoms)[order], np.asarray(seconds, dtype=float)[order]
-    law = fit_power_law(n[0::2], t[0::2], exponent)
-    return estimate(law, n[1::2]), float(np.sum(t[1::2]))
+    x = {k: np.asarray(v, dtype=float) for k, v in covariates.items()}
+    order = np.lexsort([x[k] for k in reversed(list(x))])
+    t = np.asarray(seconds, dtype=float)[order]
+    even = {k: v[order][0::2] for k, v in x.items()}
+    odd = {k: v[order][1::2] for k, v in x.items()}
+    return estimate(fit(even, t[0::2], assumed), odd), float(np.sum(t[1::2]))
 
 
 def stratified_sample(n_atoms: Sequence[int], scales: Sequence[float], k: int) -> list[int]:
