@@ -1,8 +1,9 @@
 """CP2K cost per structure at the previous production settings and at the current defaults, side by side, and
 the energy difference between them.
 
-Both levels start from `config/release.yaml`'s `dft:` section with each dataset's `max_scale`, as the workflow
-runs them (`results/config/dft-<dataset>.yaml`); BEFORE restores what the defaults were before they were made
+Both levels start from the `dft:` section of `--config` (default `config/release.yaml`; `config/config.yaml` runs
+the defaults, the paper-scale level) with each dataset's `max_scale`, as the workflow runs them
+(`results/config/dft-<dataset>.yaml`); BEFORE restores what the defaults were before they were made
 cheaper. The two levels alternate curve by curve (the machine is shared and its load drifts), each in a
 fresh cache, one CP2K process at a time with one thread. A structure whose two inputs are identical runs once.
 Reported per dataset: CPU seconds of CP2K per structure at each level and their ratio, SCF steps, and the
@@ -11,7 +12,7 @@ structure of the paper-size datasets under the two box rules (`dft.box`), no CP2
 
 Sample (the defaults; small because CP2K is slow on the 2 shared cores this was written on): the first
 `--molecules` QM9 molecules at the scalings numbered `--scalings`, the growth_stable Al and Cu clusters of
-15 atoms (seed 0), the first `--unstable` of the paper's 10 scalings of one 15-atom growth_unstable
+`--cluster-sizes` atoms (seed 0), the first `--unstable` of the paper's 10 scalings of one 15-atom growth_unstable
 configuration per metal, and `--lattice` points of each InfCrystal metal. Curves (a molecule's scalings, an
 unstable configuration's) run as the workflow's chunks run them: with `wfn_restart` (now) each scaling of a
 molecule from its neighbour's wavefunction, so consecutive `--scalings` show what the restart saves.
@@ -40,10 +41,11 @@ from vimpnn.structures.datasets import build, max_scale
 
 ROOT = Path(__file__).resolve().parents[1]
 # The defaults before the cost work (docs/dft-validation.md, "Cost"): the box of every finite structure sized for
-# its dataset's largest scaling; molecules at EPS_SCF 1e-6 with EPS_DEFAULT 1e-12 and the FULL_SINGLE_INVERSE
+# its dataset's largest scaling; every element at `cutoff` (400 Ry: Al's entry at that value turns its 300 off);
+# molecules at EPS_SCF 1e-6 with EPS_DEFAULT 1e-12 and the FULL_SINGLE_INVERSE
 # preconditioner; clusters with EPS_DEFAULT 1e-12 and Broyden ALPHA 0.2. Rendered, these give the inputs of the
 # previous code byte for byte (all 92 structures of config/release.yaml, checked once: the same cache keys).
-BEFORE: dict = {"box": "dataset", "wfn_restart": False, "templates": {
+BEFORE: dict = {"box": "dataset", "wfn_restart": False, "element_cutoff": {"Al": 400}, "templates": {
     "molecule": {"eps_scf": 1.0e-6, "overrides": {"force_eval/dft/qs/eps_default": 1.0e-12,
                                                   "force_eval/dft/scf/ot/preconditioner": "FULL_SINGLE_INVERSE"}},
     "metal_cluster": {"mixing_alpha": 0.2, "overrides": {"force_eval/dft/qs/eps_default": 1.0e-12}}}}
@@ -56,18 +58,21 @@ def level(config: dict, dataset: str, before: bool) -> dict:
 
 
 def sample(config: dict, molecules: int, scalings: list[int], clusters: int, lattice: int, unstable: int,
-           elements: list[str]) -> dict[str, list]:
+           elements: list[str], sizes: list[int]) -> dict[str, list]:
     """The benchmark structures per dataset (see the module docstring); lattice points spread over the scan."""
     qm9 = build("augqm9", merge(config, {"qm9": {"n_molecules": molecules}})) if molecules else []
-    paper_curves = merge(config, {"growth": {"max_size": 15, "unstable": {"scalings": {"n": 10}}}})
+    paper_curves = merge(config, {"growth": {"max_size": 15, "unstable": {"n_seeds": 1, "scalings": {"n": 10}}}})
+    stable = merge(config, {"growth": {"max_size": max(sizes), "stable": {"n_seeds": 1}}})
+    ids = tuple(f"-g00-n{n:03d}" for n in sizes)
     curves = build("growth_unstable", paper_curves) if unstable else []
     n_scalings = config["augqm9"]["scalings"]["n"]
     n_lattice = config["infcrystal"]["scalings"]["n"]
     points = set(np.linspace(0, n_lattice - 1, lattice).round().astype(int)) if lattice else set()
     out = {
-        "growth_stable": [a for a in build("growth_stable", config) if a.info["system_id"].endswith("-g00-n015")],
+        "growth_stable": [a for a in build("growth_stable", stable) if a.info["system_id"].endswith(ids)]
+        if clusters else [],
         "augqm9": [a for i, a in enumerate(qm9) if i % n_scalings in scalings],
-        "infcrystal": [a for a in build("infcrystal", config) if a.info["source_id"] in points],
+        "infcrystal": [a for a in build("infcrystal", config) if a.info["source_id"] in points] if lattice else [],
         # the first scalings of one 15-atom configuration per element, at the paper's 10 scalings 0.90-1.50
         "growth_unstable": [a for a in curves if a.info["system_id"].endswith(tuple(f"-s{k:02d}" for k in
                                                                                    range(unstable)))],
@@ -144,22 +149,26 @@ def main() -> int:
     parser.add_argument("--molecules", type=int, default=4, help="the first N QM9 molecules (0: none)")
     parser.add_argument("--scalings", default="0,4,9",
                         help="which of the 10 AugQM9 scalings (0: 0.90, 4: 1.17, 9: 1.50)")
-    parser.add_argument("--clusters", type=int, default=2, help="growth_stable clusters of 15 atoms (Al, Cu)")
+    parser.add_argument("--clusters", type=int, default=2, help="growth_stable clusters: the first K of (metal x size)")
+    parser.add_argument("--cluster-sizes", default="15", help="their atom counts (seed 0 of each metal)")
     parser.add_argument("--lattice", type=int, default=2, help="InfCrystal lattice points per metal")
     parser.add_argument("--unstable", type=int, default=3,
                         help="growth_unstable: the first K of 10 scalings of one 15-atom configuration per metal")
     parser.add_argument("--elements", default="Al,Cu", help="metals of the cluster samples")
     parser.add_argument("--grid", action="store_true", help="also the box volumes over the paper-size datasets")
     parser.add_argument("--grid-molecules", type=int, default=1000)
+    parser.add_argument("--config", default=str(ROOT / "config" / "release.yaml"),
+                        help="whose dft: levels (config/config.yaml: the defaults the paper-scale datasets run at)")
     args = parser.parse_args()
     os.environ["OMP_NUM_THREADS"] = "1"
 
-    config = load_config(ROOT / "config" / "release.yaml")
+    config = load_config(args.config)
     structures = sample(config, args.molecules, [int(k) for k in args.scalings.split(",")], args.clusters,
-                        args.lattice, args.unstable, args.elements.split(","))
+                        args.lattice, args.unstable, args.elements.split(","),
+                        [int(n) for n in args.cluster_sizes.split(",")])
     if structures:
         cp2k_build(find_executable(resolve({})))  # `cp2k.psmp --version` once, outside the timings
-        print(f"CP2K CPU seconds per structure at config/release.yaml's levels, before (BEFORE) and now; load average "
+        print(f"CP2K CPU seconds per structure at {Path(args.config).name}'s levels, before (BEFORE) and now; load average "
               f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:

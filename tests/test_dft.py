@@ -60,6 +60,22 @@ def test_render_is_deterministic_and_hash_follows_settings():
     assert "UKS" not in a.text  # closed shell
 
 
+def test_element_cutoff_lowers_the_grid_only_where_every_element_is_converged():
+    """Al clusters and cells at Al's 200 Ry, Cu and mixed structures at `cutoff`; never above `cutoff`; the
+    settings record names the cutoff that ran."""
+    s = resolve({})
+    al, cu = Atoms("Al3", positions=[[0, 0, 0], [2.8, 0, 0], [0, 2.8, 0]]), bulk("Cu", "fcc", a=3.61)
+    alcu = Atoms("Al2Cu", positions=[[0, 0, 0], [2.8, 0, 0], [0, 2.8, 0]])
+    rendered = {k: templates.render(tagged(a, k), s) for k, a in
+                {"al": al, "al_cell": bulk("Al", "fcc", a=4.05), "cu": cu, "alcu": alcu}.items()}
+    assert {k: r.settings["cutoff"] for k, r in rendered.items()} == {"al": 200, "al_cell": 200, "cu": 400,
+                                                                      "alcu": 400}
+    assert "CUTOFF 200.0" in rendered["al"].text and "CUTOFF 400.0" in rendered["alcu"].text
+    assert templates.render(tagged(al, "al"), resolve({"cutoff": 150})).settings["cutoff"] == 150
+    assert templates.render(tagged(al, "al"), resolve({"element_cutoff": {"Al": 400}})).settings["cutoff"] == 400
+    assert templates.render(tagged(molecule("CH4"), "ch4"), s).settings["cutoff"] == 400
+
+
 def test_template_choice_and_spin():
     assert templates.choose_template(molecule("H2O")) == "molecule"
     assert templates.choose_template(Atoms("Cu2", positions=[[0, 0, 0], [2.3, 0, 0]])) == "metal_cluster"

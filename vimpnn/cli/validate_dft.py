@@ -92,7 +92,7 @@ def convergence_scan(args, settings: dict) -> dict:
     key = "cutoff" if args.scan == "cutoff" else "kpoints"
     energies = []
     for v in values:
-        override = {key: v if key == "cutoff" else [v, v, v]}
+        override = {"cutoff": v, "element_cutoff": {args.element: v}} if key == "cutoff" else {key: [v, v, v]}
         energies += _energy(compute([cell], {**settings, **override}, backend=args.backend, cache_dir=args.cache))
     ref = energies[-1]
     print(f"{args.element} {args.scan} scan at a = {REFERENCE_LATTICE_CONSTANTS[args.element]} Å "

@@ -31,6 +31,11 @@ DEFAULTS: dict[str, Any] = {
     "potential_file": "GTH_POTENTIALS",
     "element_basis": {},               # {element: {basis_set, basis_file}}: another basis for some elements
     "cutoff": 400,                     # Ry
+    # Ry at which an element is converged: a structure made only of listed elements gets the largest of theirs
+    # (never more than `cutoff`). Al (3 valence electrons, a soft pseudopotential) at 200 Ry: the fcc cell within
+    # 0.001 meV/atom of 600 Ry, Al15 within 0.002 of 300 Ry at half the CPU (docs/dft-validation.md, "Cost");
+    # Cu (11, 3d) is 20 meV/atom off at 300 Ry and stays at `cutoff`
+    "element_cutoff": {"Al": 200},
     "rel_cutoff": 50,                  # Ry
     "eps_scf": 1.0e-6,
     "max_scf": 50,
@@ -76,7 +81,10 @@ TEMPLATE_DEFAULTS: dict[str, dict[str, Any]] = {
                  "potential": "GTH-NLCC-PBE", "potential_file": "NLCC_POTENTIALS", "eps_scf": 1.0e-5},
     # Broyden ALPHA 0.4: Al15 / Cu15 in 20 / 24 steps instead of 26 / 32, the same energy to 0.01 meV/atom
     # (docs/dft-validation.md, "Cost"); the retry ladder's smaller_mixing rung halves it back to 0.2
-    "metal_cluster": {"max_scf": 100, "mixing_alpha": 0.4},
+    # vacuum 3 Å and EPS_SCF 1e-5 (the wavelet Poisson solver is not periodic, so the vacuum only has to hold the
+    # density; a Broyden density at 1e-5 gives the energy to ~0.1 meV/atom): Al15 -0.15 and -0.06 meV/atom,
+    # 1.18x and 1.21x less CPU each (docs/dft-validation.md, "Cost")
+    "metal_cluster": {"max_scf": 100, "mixing_alpha": 0.4, "vacuum": 3.0, "eps_scf": 1.0e-5},
     "bulk_metal": {"max_scf": 100},
 }
 
@@ -123,6 +131,16 @@ def for_template(settings: dict, template: str) -> dict:
     chosen = next(la for la in reversed(layers) if BASIS_KEYS & la.keys())
     out["element_basis"] = copy.deepcopy(chosen.get("element_basis", {}))
     return out | {"_user": user}
+
+
+def structure_cutoff(settings: dict, elements) -> float:
+    """The CUTOFF for a structure of these elements: `cutoff`, or the largest of their `element_cutoff` values
+    when every element has one (a 400 Ry grid buys an Al cluster nothing over 300 Ry), never above `cutoff`."""
+    per_element = settings.get("element_cutoff") or {}
+    cutoff = float(settings["cutoff"])
+    if elements and all(e in per_element for e in elements):
+        return min(cutoff, max(float(per_element[e]) for e in elements))
+    return cutoff
 
 
 def load_settings(path: str | None) -> dict:

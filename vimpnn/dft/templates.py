@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vimpnn.dft import basis
-from vimpnn.dft.settings import for_template
+from vimpnn.dft.settings import for_template, structure_cutoff
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "data_files" / "cp2k_templates"
 METALS = frozenset({"Al", "Cu"})
@@ -179,6 +179,7 @@ def render(atoms, user_settings: dict, template: str | None = None) -> Rendered:
     s = for_template(user_settings, template)
     symbols = atoms.get_chemical_symbols()
     elements = sorted(set(symbols))
+    s = s | {"cutoff": structure_cutoff(s, elements)}
     kinds = basis.kind_names(elements, s)
     tree = parse_template(template, _variables(s, len(atoms)))
     sub = "force_eval/subsys"
