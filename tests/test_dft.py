@@ -616,9 +616,9 @@ def test_reference_atoms_take_the_level_of_their_dataset(fake, tmp_path):
     cluster_refs = json.loads((tmp_path / "cluster-refs.json").read_text())
     molecule_refs = json.loads((tmp_path / "molecule-refs.json").read_text())
     assert cluster_refs["level"] == "metal_cluster" and molecule_refs["level"] == "molecule"
-    for e in ("Al", "Cu"):
+    for e, cutoff in (("Al", 200), ("Cu", 250)):  # Al at its element_cutoff, as the Al clusters
         s = cluster_refs["results"][e]["settings"]
-        assert (s["cutoff"], s["rel_cutoff"], s["vacuum"]) == (250, 40, 3.0)
+        assert (s["cutoff"], s["rel_cutoff"], s["vacuum"]) == (cutoff, 40, 3.0)
         assert s["eps_scf"] == pytest.approx(1.0e-4)  # free atoms: 10x the level's (docs/dft.md)
         assert s["basis_set"] == "DZVP-MOLOPT-SR-GTH" and s["template"] == "molecule"  # OT: integer occupations
     for e in ("H", "O"):
