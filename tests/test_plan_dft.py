@@ -85,6 +85,18 @@ def test_stratified_sample_spans_the_sizes_and_the_scalings():
     assert sorted(cost.stratified_sample(n[:3], scales[:3], 8)) == [0, 1, 2]  # fewer structures than asked: all
 
 
+def test_stratified_sample_takes_the_metals_in_turn_over_the_sizes():
+    """Growths ordered metal by metal: without kinds the first half of the picks (the small sizes) would all be
+    Al; with them each metal spans the sizes, so each metal's own fit sees both ends."""
+    structures = build("growth_stable", {"growth": {"max_size": 30, "stable": {"n_seeds": 3}}})
+    n = np.array([len(a) for a in structures])
+    metal = [a.get_chemical_symbols()[0] for a in structures]
+    picks = cost.stratified_sample(n, [1.0] * len(n), 8, metal)
+    for m in ("Al", "Cu"):
+        mine = sorted(n[i] for i in picks if metal[i] == m)
+        assert len(mine) == 4 and mine[0] <= 17 and mine[-1] >= 28
+
+
 def test_chunk_size_keeps_the_longest_chunk_under_the_target():
     times = np.ones(10)  # 2 slots: a chunk of c takes c/2 + 1/2 s
     assert cost.chunk_walls(times, 4, 2).tolist() == [2.5, 2.5, 1.5]

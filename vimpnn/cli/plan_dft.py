@@ -192,7 +192,7 @@ def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = N
                     times, failed = old["seconds"], old["failed"]
                 else:
                     scales = [structures[i].info.get("scale", 1.0) for i in allowed]
-                    picks = allowed[cost.stratified_sample(n[allowed], scales, sizes[name])]
+                    picks = allowed[cost.stratified_sample(n[allowed], scales, sizes[name], kind[allowed])]
                     before = neighbours([structures[i - 1] if i else None for i in picks],
                                         [structures[i] for i in picks], settings)
                     timings = [timed(structures[i], settings, cache, echo, nb) for i, nb in zip(picks, before)]

@@ -96,18 +96,21 @@ def held_out(covariates: Mapping[str, Sequence[float]], seconds: Sequence[float]
     return estimate(fit(even, t[0::2], assumed), odd), float(np.sum(t[1::2]))
 
 
-def stratified_sample(n_atoms: Sequence[int], scales: Sequence[float], k: int) -> list[int]:
+def stratified_sample(n_atoms: Sequence[int], scales: Sequence[float], k: int,
+                      kinds: Sequence[str] | None = None) -> list[int]:
     """Indices of k structures (fewer if there are fewer): distinct atom counts evenly from smallest to largest,
-    scalings spread by a golden-ratio sequence, and within a stratum the structures (molecules, growths) spread
-    too. Deterministic."""
+    scalings spread by a golden-ratio sequence, `kinds` (the metal, fitted apart) taken in turn, and within a
+    stratum the structures (molecules, growths) spread too. Deterministic."""
     n, s = np.asarray(n_atoms), np.asarray(scales, dtype=float)
-    sizes = np.unique(n)
+    kind = np.asarray(kinds if kinds is not None else [""] * len(n))
+    sizes, turns = np.unique(n), np.unique(kind)
     picked: list[int] = []
     for j in range(min(k, len(n))):
         size = sizes[round(j * (len(sizes) - 1) / max(k - 1, 1))]
         free = [i for i in np.flatnonzero(n == size) if i not in picked]
         if not free:
             free = [i for i in range(len(n)) if i not in picked]
+        free = [i for i in free if kind[i] == turns[j % len(turns)]] or free
         levels = np.unique(s[free])
         level = levels[int(((j * GOLDEN) % 1.0) * len(levels))]
         same = [i for i in free if s[i] == level]
