@@ -106,6 +106,17 @@ def test_chunk_size_keeps_the_longest_chunk_under_the_target():
     assert cost.suggest_chunk_size(times, 2, 100.0, 1.0) == 10
 
 
+def test_chunks_of_restart_curves_keep_whole_curves_and_schedule_curves():
+    """Curves of 3 structures of 1 s run as chains: 2 slots, chunks of 6 (two curves) take 6/2 + 3/2 = 4.5 s;
+    chunks of 4 cut curves, whose pieces run as chains."""
+    times = np.ones(12)
+    assert cost.chunk_walls(times, 6, 2, curve=3).tolist() == [4.5, 4.5]
+    assert cost.chunk_walls(times, 4, 2, curve=3).tolist() == [3.5, 3.0, 3.5]  # pieces 3+1, 2+2, 1+3
+    assert cost.suggest_chunk_size(times, 2, 4.5, 1.0, curve=3) == 6
+    assert cost.suggest_chunk_size(times, 2, 4.4, 1.0, curve=3) == 3  # one curve when nothing larger fits
+    assert cost.suggest_chunk_size(times, 2, 4.5, 1.0) == 8  # single structures: 8/2 + 1/2
+
+
 def test_plan_dft_runs_with_the_fake_cp2k_and_prints_every_dataset(tmp_path, capsys, monkeypatch):
     for k, v in fake_cp2k.environment(tmp_path / "bin", "ok", tmp_path / "calls.log").items():
         monkeypatch.setenv(k, v)

@@ -350,19 +350,31 @@ def chunking(config: dict, groups: list[Group], fits: list[Fit], dft: dict, args
         for f in fits:
             if f.group.dataset == name:
                 wall[f.group.positions[f.rows]] = f.law(f.group.covariates(f.rows)) / per_process
-        size = cost.suggest_chunk_size(wall, slots, target, args.margin)
-        longest = cost.chunk_walls(wall, size, slots).max()
+        curve = _curve_length(config, name, groups, dft)
+        size = cost.suggest_chunk_size(wall, slots, target, args.margin, curve)
+        longest = cost.chunk_walls(wall, size, slots, curve).max()
         runtimes.append(math.ceil(args.margin * longest / 60))
         now = (workflow.get("chunk_size") or {}).get(name)
         current = "" if now is None else \
-            f"chunk_size {now}: longest chunk {cost.chunk_walls(wall, now, slots).max() / 3600:.2f} h"
+            f"chunk_size {now}: longest chunk {cost.chunk_walls(wall, now, slots, curve).max() / 3600:.2f} h"
         print(f"{name:<16} {size:>10,} {math.ceil(len(wall) / size):>8,} {longest / 3600:>10.2f} "
               f"{runtimes[-1]:>12,}   {current}")
+        if curve > 1:
+            print(f"  note: {name}: a chunk holds whole curves of {curve} scalings, each run as one restart chain "
+                  f"({size // curve:,} curves)")
         if args.margin * wall.max() > float(dft["walltime_s"]):
             print(f"  note: {name}'s largest structure is predicted at {wall.max():,.0f} s: raise dft.walltime_s "
                   f"({dft['walltime_s']:g} s) to at least {math.ceil(args.margin * wall.max()):,}")
     print(f"workflow.dft_runtime_min: {max(runtimes):,} (now {workflow.get('dft_runtime_min', 'unset')}); times are "
           "this machine's, scale them by the cluster's speed")
+
+
+def _curve_length(config: dict, name: str, groups: list[Group], dft: dict) -> int:
+    """How many consecutive structures run as one chain in a chunk: a molecule's scalings when CP2K restarts
+    each from the one before (`wfn_restart`, OT inputs), else 1."""
+    restarts = dft["backend"] == "cp2k" and dft["wfn_restart"] and \
+        any(g.dataset == name and g.template == "molecule" for g in groups)
+    return int(((config.get(name) or {}).get("scalings") or {}).get("n", 1)) if restarts else 1
 
 
 def run(args: argparse.Namespace) -> int:

@@ -118,28 +118,36 @@ def stratified_sample(n_atoms: Sequence[int], scales: Sequence[float], k: int,
     return picked
 
 
-def chunk_walls(core_seconds: np.ndarray, chunk_size: int, slots: int) -> np.ndarray:
-    """Wall seconds of each chunk of consecutive structures (the workflow's chunks), run `slots` at a time:
-    its core-seconds shared by the slots, plus the last structure that may run alone (Graham's bound)."""
-    starts = np.arange(0, len(core_seconds), chunk_size)
-    sums = np.add.reduceat(core_seconds, starts)
-    longest = np.maximum.reduceat(core_seconds, starts)
-    return sums / slots + longest * (1 - 1 / slots)
+def chunk_walls(core_seconds: np.ndarray, chunk_size: int, slots: int, curve: int = 1) -> np.ndarray:
+    """Wall seconds of each chunk of consecutive structures (the workflow's chunks), run `slots` at a time: its
+    core-seconds shared by the slots, plus the longest piece that may run alone at the end (Graham's bound).
+    A piece is one structure, or with `curve` > 1 the consecutive structures of one curve that run as one chain
+    (wavefunction restart), cut where a chunk boundary cuts the curve."""
+    n = len(core_seconds)
+    starts = np.arange(0, n, chunk_size)
+    pieces = np.union1d(starts, np.arange(0, n, curve))
+    work = np.add.reduceat(core_seconds, pieces)
+    chunk = np.searchsorted(starts, pieces, side="right") - 1
+    longest = np.zeros(len(starts))
+    np.maximum.at(longest, chunk, work)
+    return np.bincount(chunk, work, len(starts)) / slots + longest * (1 - 1 / slots)
 
 
-def suggest_chunk_size(core_seconds: np.ndarray, slots: int, target_s: float, margin: float) -> int:
-    """The largest chunk size whose longest chunk, times `margin`, fits in `target_s` (1 when none does); a
-    bisection, as the longest chunk grows with the chunk size (up to edge effects of the last chunk)."""
-    def fits(size: int) -> bool:
-        return margin * chunk_walls(core_seconds, size, slots).max() <= target_s
+def suggest_chunk_size(core_seconds: np.ndarray, slots: int, target_s: float, margin: float, curve: int = 1
+                       ) -> int:
+    """The largest chunk size, a multiple of `curve` (whole curves), whose longest chunk, times `margin`, fits in
+    `target_s` (one curve when none does); a bisection, as the longest chunk grows with the chunk size (up to
+    edge effects of the last chunk)."""
+    def fits(curves: int) -> bool:
+        return margin * chunk_walls(core_seconds, curves * curve, slots, curve).max() <= target_s
 
-    lo, hi = 1, len(core_seconds)
+    lo, hi = 1, math.ceil(len(core_seconds) / curve)
     if fits(hi):
-        return hi
+        return hi * curve
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
+    return lo * curve
 
 
 def children_cpu() -> float:
