@@ -15,6 +15,7 @@ import os
 import statistics
 import tempfile
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -152,11 +153,12 @@ def volumes(structures: list, templates: np.ndarray, settings: dict) -> np.ndarr
                      for a, t in zip(structures, templates)])
 
 
-def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = None, echo: bool = True
-            ) -> list[Group]:
+def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = None, echo: bool = True,
+            done: Callable[[list[Group]], None] | None = None) -> list[Group]:
     """Build each dataset, sample and time it per template, in one fresh cache removed afterwards; with
     `earlier` ((dataset, template) -> an earlier run's group as JSON), its timings instead. `echo`: print
-    each timing as it finishes."""
+    each timing as it finishes; `done`: called with the groups so far after each (a long sample keeps what it
+    timed when it is stopped)."""
     from vimpnn.dft import compute
     from vimpnn.dft.templates import choose_template
     from vimpnn.structures.datasets import build, max_scale
@@ -199,6 +201,8 @@ def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = N
                     times, failed = [t for t, _ in timings], sum(not ok for _, ok in timings)
                 groups.append(Group(name, template, n[where], volume[where], kind[where], where,
                                     [int(i) for i in picks], list(times), failed))
+                if done is not None and earlier is None:
+                    done(groups)
     return groups
 
 
@@ -388,8 +392,7 @@ def run(args: argparse.Namespace) -> int:
     datasets = config["datasets"]
     sizes = per_dataset("--dft-sample", args.dft_sample, datasets, DEFAULT_SAMPLE)
     max_atoms = per_dataset("--dft-max-atoms", args.dft_max_atoms, datasets, None)
-    groups = measure(config, sizes, max_atoms, load_timings(args.dft_from) if args.dft_from else None)
-    if args.dft_times:
-        save_timings(args.dft_times, groups)
+    groups = measure(config, sizes, max_atoms, load_timings(args.dft_from) if args.dft_from else None,
+                     done=(lambda so_far: save_timings(args.dft_times, so_far)) if args.dft_times else None)
     report(config, groups, args)
     return 0
