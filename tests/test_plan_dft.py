@@ -18,7 +18,7 @@ TINY = {"datasets": ["augqm9", "infcrystal", "growth_stable"], "qm9": {"n_molecu
         "workflow": {"chunk_size": {"augqm9": 4, "infcrystal": 4, "growth_stable": 3}, "dft_threads": 2}}
 # dataset, template, element, sampled, N range, a, exponents, spread, sampled min/med/max, structures, N range,
 # core-h, range
-ROW = re.compile(r"^(augqm9|infcrystal|growth_stable)\s+(molecule|bulk_metal|metal_cluster)(?: (\w+))?\s+(\d+)\s+"
+ROW = re.compile(r"^(augqm9|infcrystal|growth_stable|growth_unstable)\s+(molecule|bulk_metal|metal_cluster)(?: (\w+))?\s+(\d+)\s+"
                  r"(\d+)-(\d+)\s+(\S+)((?: [NV]\^\S+)*) ±(\d+)%\s+(\S+) / (\S+) / (\S+)\s+([\d,]+)\s+(\d+)-(\d+)\s+"
                  r"(\S+)\s+(\S+)$", re.M)
 
@@ -156,7 +156,8 @@ def test_plan_dft_from_known_times_gives_the_known_estimate_and_chunks(tmp_path,
     out = capsys.readouterr().out
     row = ROW.findall(out)[0]
     assert row[7] == " N^2.00" and float(row[15]) == pytest.approx(11130 / 3600, abs=0.005)
-    assert re.search(r"^growth_stable\s+predicted ([\d,.]+) s, measured \1 s \([+-]0\.0%\)", out, re.M)
+    assert re.search(r"^metal_cluster \(growth_stable\)\s+predicted ([\d,.]+) s, measured \1 s \([+-]0\.0%\)", out,
+                     re.M)
     # one structure at a time, chunks of consecutive sizes per growth: chunks of 2 take at most 3 x (19² + 20²) =
     # 2,283 s <= 2,300; chunks of 3 take 3 x (15² + 16² + 17²) = 2,310 s: chunk size 2, 6 chunks, 0.63 h, 39 min
     assert re.search(r"^growth_stable\s+2\s+6\s+0\.63\s+39\s+chunk_size 2: longest chunk 0\.63 h$", out, re.M)
@@ -199,3 +200,30 @@ def test_plan_dft_bad_input_is_one_line(tmp_path, capsys, monkeypatch, argv, mes
 def test_plan_needs_a_config_or_dft(capsys):
     assert main(["plan"]) == 2
     assert "--dft CONFIG" in capsys.readouterr().err
+
+
+def test_growth_datasets_share_one_law_per_metal_through_the_box_volume(tmp_path, capsys):
+    """t = 1e-3 N^1.2 V^0.9 exactly: 3 stable and 2 unstable Al clusters (boxes 1.5x larger) fit one law together,
+    which gives each dataset's exact total; 2 unstable structures alone could not separate N from V."""
+    from vimpnn.cli import plan_dft
+
+    config = {**TINY, "datasets": ["growth_stable", "growth_unstable"],
+              "growth": {"elements": ["Al"], "max_size": 20, "stable": {"n_seeds": 1},
+                         "unstable": {"n_seeds": 1, "scalings": {"n": 3}}}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    picks = {"growth_stable": [0, 2, 5], "growth_unstable": [1, 9]}
+    timings = {(d, "metal_cluster"): {"sample_index": p, "failed": 0, "seconds": [1.0] * len(p),
+                                      "sample_n": [len(build(d, config)[i]) for i in p]} for d, p in picks.items()}
+    law = cost.CostLaw(1e-3, {"N": 1.2, "V": 0.9}, 0.0)
+    rows, exact = [], {}
+    for g in plan_dft.measure(config, {}, dict.fromkeys(picks), earlier=timings):  # the covariates of the plan
+        rows.append({**timings[(g.dataset, g.template)], "dataset": g.dataset, "template": g.template,
+                     "seconds": law(g.covariates(g.sample_rows)).tolist()})
+        exact[g.dataset] = cost.estimate(law, g.covariates()) / 3600
+    (tmp_path / "t.json").write_text(json.dumps(rows))
+    assert main(["plan", "--dft", str(path), "--dft-from", str(tmp_path / "t.json")]) == 0
+    out = capsys.readouterr().out
+    found = {m[0]: float(m[15]) for m in ROW.findall(out)}
+    assert found == pytest.approx(exact, rel=5e-3) and found["growth_unstable"] > 1.5 * found["growth_stable"]
+    assert re.search(r"^metal_cluster Al \(growth_stable, growth_unstable\)\s+predicted", out, re.M)  # one check

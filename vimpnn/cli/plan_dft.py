@@ -2,8 +2,8 @@
 
 A stratified sample of each dataset (vimpnn.dft.cost) runs now through the normal engine (`compute`, one
 structure at a time, a fresh temporary cache), with the dataset's settings as the workflow gives them (its own
-`max_scale`). A power law t = a N^b V^c in the atom count and the grid volume, per dataset, CP2K template and
-metal, summed over every structure's real N and V, gives core-hours; the chunks of consecutive structures the
+`max_scale`). A power law t = a N^b V^c in the atom count and the grid volume, per CP2K template and metal over
+the datasets, summed over every structure's real N and V, gives core-hours; the chunks of consecutive structures the
 workflow runs then give a chunk size and a SLURM runtime for a target job length.
 """
 
@@ -51,14 +51,6 @@ class Group:
     def covariates(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         rows = slice(None) if rows is None else rows
         return {"N": self.n_atoms[rows], "V": self.volume[rows]}
-
-    def classes(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
-        """(label, rows of the group, positions in the sample) fitted apart: one per element where every element
-        has at least two sampled structures (Al and Cu differ ~4x at equal size), else the whole group."""
-        kinds, sampled = np.unique(self.kind), self.kind[self.sample_rows]
-        if len(kinds) > 1 and all(np.sum(sampled == k) >= 2 for k in kinds):
-            return [(str(k), np.flatnonzero(self.kind == k), np.flatnonzero(sampled == k)) for k in kinds]
-        return [("" if len(kinds) > 1 else str(kinds[0]), np.arange(len(self.kind)), np.arange(len(sampled)))]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -244,32 +236,47 @@ def _hours(seconds: float) -> str:
 
 
 @dataclass
-class Fit:
-    """One cost law: a group's structures of one kind (element), with their rows and their sampled ones."""
+class Pool:
+    """One cost law: the structures of one template, and of one metal where each metal has two or more sampled
+    structures (a Cu structure costs several Al ones of the same size), over every dataset of the config (the two
+    growth datasets share their laws: their boxes differ, and V carries that)."""
 
-    group: Group
-    label: str
-    rows: np.ndarray             # rows of the group
-    sampled: np.ndarray          # positions in the group's sample
+    template: str
+    label: str                   # the metal, or "" for all kinds together
+    members: list[tuple[Group, np.ndarray, np.ndarray]]  # a group, its rows in the pool, their sample positions
     law: cost.CostLaw
 
     @property
-    def seconds(self) -> np.ndarray:
-        return np.asarray(self.group.seconds)[self.sampled]
+    def name(self) -> str:
+        return f"{self.template} {self.label}".strip()
 
-    @property
-    def sample_covariates(self) -> dict[str, np.ndarray]:
-        return self.group.covariates(self.group.sample_rows[self.sampled])
+    def sample(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        return pooled_sample(self.members)
 
 
-def fitted(groups: list[Group], args: argparse.Namespace) -> list[Fit]:
-    """A cost law per group and kind (Group.classes)."""
-    out = []
-    for g in groups:
-        for label, rows, sampled in g.classes():
-            law = cost.fit(g.covariates(g.sample_rows[sampled]), np.asarray(g.seconds)[sampled], _assumed(g, args))
-            out.append(Fit(g, label, rows, sampled, law))
-    return out
+def pooled_sample(members: list[tuple[Group, np.ndarray, np.ndarray]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The sampled structures' covariates and seconds, over the members of a pool."""
+    covariates = [g.covariates(g.sample_rows[at]) for g, _, at in members]
+    seconds = [np.asarray(g.seconds, dtype=float)[at] for g, _, at in members]
+    return {k: np.concatenate([c[k] for c in covariates]) for k in cost.COVARIATES}, np.concatenate(seconds)
+
+
+def fitted(groups: list[Group], args: argparse.Namespace) -> list[Pool]:
+    """A cost law per template, and per metal where every metal of the template has two sampled structures."""
+    pools = []
+    for template in dict.fromkeys(g.template for g in groups):
+        members = [g for g in groups if g.template == template]
+        kinds = np.unique(np.concatenate([g.kind for g in members]))
+        sampled = np.concatenate([g.kind[g.sample_rows] for g in members])
+        split = len(kinds) > 1 and all(np.sum(sampled == k) >= 2 for k in kinds)
+        for kind in kinds if split else [None]:
+            parts = [(g, np.flatnonzero(g.kind == kind), np.flatnonzero(g.kind[g.sample_rows] == kind))
+                     if kind is not None else (g, np.arange(len(g.kind)), np.arange(len(g.sample_index)))
+                     for g in members]
+            label = str(kind) if kind is not None else str(kinds[0]) if len(kinds) == 1 else ""
+            parts = [p for p in parts if len(p[1])]
+            pools.append(Pool(template, label, parts, cost.fit(*pooled_sample(parts), _assumed(members, args))))
+    return pools
 
 
 def report(config: dict, groups: list[Group], args: argparse.Namespace) -> None:
@@ -281,63 +288,66 @@ def report(config: dict, groups: list[Group], args: argparse.Namespace) -> None:
     basis = "CPU seconds of each CP2K process" if cp2k else "wall time in the worker"
     print(f"DFT cost at the config's scale: backend {dft['backend']}, the config's dft: settings, a stratified "
           f"sample timed now, one structure at a time in a fresh cache ({basis}; load average {load:.1f} on "
-          f"{cpus} cores); fit t = a N^b V^c per dataset, template and metal (N atoms, V the box or cell in Å^3)")
+          f"{cpus} cores); fit t = a N^b V^c per template and metal over the datasets (N atoms, V the box or cell "
+          "in Å^3)")
     print(f"{'dataset':<16} {'template':<16} {'sampled':>7} {'N':>7} {'fit t [s]':>30} "
           f"{'sampled s min/med/max':>26} {'structures':>10} {'N':>7} {'core-h':>9} {'range':>17}")
-    fits, total, low, high, notes = fitted(groups, args), 0.0, 0.0, 0.0, []
-    for f in fits:
-        law, g, n = f.law, f.group, f.group.n_atoms[f.rows]
-        sample_n = f.sample_covariates["N"]
-        est = cost.estimate(law, g.covariates(f.rows))
-        total, low, high = total + est, low + est * math.exp(-law.spread), high + est * math.exp(law.spread)
-        t = sorted(f.seconds)
-        label = f"{g.template} {f.label}".strip()
-        print(f"{g.dataset:<16} {label:<16} {len(t):>7} {min(sample_n):>3}-{max(sample_n):<3} "
-              f"{f'{law.formula()} ±{law.spread:.0%}':>30} "
-              f"{f'{_num(t[0])} / {_num(statistics.median(t))} / {_num(t[-1])}':>26} {len(n):>10,} "
-              f"{n.min():>3}-{n.max():<3} {_hours(est):>9} "
-              f"{_hours(est * math.exp(-law.spread)) + '-' + _hours(est * math.exp(law.spread)):>17}")
-        if len(set(sample_n)) == 1 and n.min() < n.max():
-            flat = f"exponent {args.dft_exponent:g} assumed" if args.dft_exponent is not None else \
-                "flat in N: a lower bound for the larger structures"
-            notes.append(f"{g.dataset}: one atom count sampled ({sample_n[0]}), the dataset spans "
-                         f"{n.min()}-{n.max()}: {flat}")
-        elif max(sample_n) < n.max():
-            notes.append(f"{g.dataset}: sampled up to {max(sample_n)} atoms, extrapolated to {n.max()}")
+    pools, total, low, high, notes = fitted(groups, args), 0.0, 0.0, 0.0, []
+    for pool in pools:
+        law, pool_n = pool.law, pool.sample()[0]["N"]
+        for g, rows, at in pool.members:
+            n, sample_n = g.n_atoms[rows], g.n_atoms[g.sample_rows[at]]
+            est = cost.estimate(law, g.covariates(rows))
+            total, low, high = total + est, low + est * math.exp(-law.spread), high + est * math.exp(law.spread)
+            t = sorted(np.asarray(g.seconds)[at])
+            sampled = f"{min(sample_n):>3}-{max(sample_n):<3}" if len(t) else f"{'-':>7}"
+            spread = f"{_num(t[0])} / {_num(statistics.median(t))} / {_num(t[-1])}" if len(t) else "-"
+            print(f"{g.dataset:<16} {pool.name:<16} {len(t):>7} {sampled} {f'{law.formula()} ±{law.spread:.0%}':>30} "
+                  f"{spread:>26} {len(n):>10,} {n.min():>3}-{n.max():<3} {_hours(est):>9} "
+                  f"{_hours(est * math.exp(-law.spread)) + '-' + _hours(est * math.exp(law.spread)):>17}")
+            if len(set(pool_n)) == 1 and n.min() < n.max():
+                flat = f"exponent {args.dft_exponent:g} assumed" if args.dft_exponent is not None else \
+                    "flat in N: a lower bound for the larger structures"
+                notes.append(f"{g.dataset}: one atom count sampled ({pool_n[0]}), the dataset spans "
+                             f"{n.min()}-{n.max()}: {flat}")
+            elif max(pool_n) < n.max():
+                notes.append(f"{g.dataset} ({pool.name}): sampled up to {max(pool_n)} atoms, extrapolated to "
+                             f"{n.max()}")
     notes += [f"{g.dataset}: {g.failed} of the sampled structures failed (their time is counted)"
               for g in groups if g.failed]
     print(f"total: {_hours(total)} core-hours (range {_hours(low)}-{_hours(high)}: each fit moved by its RMS log "
           "residual), on this machine's cores")
     for note in notes:
         print(f"  note: {note}")
-    held_out(fits, args)
-    chunking(config, groups, fits, dft, args)
+    held_out(pools, args)
+    chunking(config, groups, pools, dft, args)
 
 
-def _assumed(g: Group, args: argparse.Namespace) -> dict[str, float]:
-    """--dft-exponent for N, where the dataset has more than one atom count."""
-    return {"N": args.dft_exponent} if args.dft_exponent is not None and g.n_atoms.min() < g.n_atoms.max() else {}
+def _assumed(groups: list[Group], args: argparse.Namespace) -> dict[str, float]:
+    """--dft-exponent for N, where a dataset has more than one atom count."""
+    spans = any(g.n_atoms.min() < g.n_atoms.max() for g in groups)
+    return {"N": args.dft_exponent} if args.dft_exponent is not None and spans else {}
 
 
-def held_out(fits: list[Fit], args: argparse.Namespace) -> None:
+def held_out(pools: list[Pool], args: argparse.Namespace) -> None:
     """Fit on the even structures of each sample (by size), predict the total time of the odd ones."""
     print("held-out check (each fit on the even sampled structures by N and V, predicting the odd ones' total):")
     predicted = measured = 0.0
-    for f in fits:
-        name = f"{f.group.dataset} {f.label}".strip()
-        check = cost.held_out(f.sample_covariates, f.seconds, _assumed(f.group, args))
+    for pool in pools:
+        name = f"{pool.name} ({', '.join(g.dataset for g, _, _ in pool.members)})"
+        check = cost.held_out(*pool.sample(), _assumed([g for g, _, _ in pool.members], args))
         if check is None:
-            print(f"{name:<19} one structure sampled: no check")
+            print(f"{name:<40} one structure sampled: no check")
             continue
         predicted, measured = predicted + check[0], measured + check[1]
-        print(f"{name:<19} predicted {_num(check[0])} s, measured {_num(check[1])} s "
+        print(f"{name:<40} predicted {_num(check[0])} s, measured {_num(check[1])} s "
               f"({check[0] / check[1] - 1:+.1%})")
     if measured:
         print(f"all held-out structures: predicted {_num(predicted)} s, measured {_num(measured)} s "
               f"({predicted / measured - 1:+.1%})")
 
 
-def chunking(config: dict, groups: list[Group], fits: list[Fit], dft: dict, args: argparse.Namespace) -> None:
+def chunking(config: dict, groups: list[Group], pools: list[Pool], dft: dict, args: argparse.Namespace) -> None:
     """Chunk size per dataset for the target job length, and the runtime its longest chunk needs."""
     workflow = config.get("workflow") or {}
     per_process = int(dft["omp_threads"]) * int(dft["mpi_ranks"]) if dft["backend"] == "cp2k" else 1
@@ -351,9 +361,10 @@ def chunking(config: dict, groups: list[Group], fits: list[Fit], dft: dict, args
     runtimes = []
     for name in dict.fromkeys(g.dataset for g in groups):
         wall = np.zeros(sum(len(g.n_atoms) for g in groups if g.dataset == name))
-        for f in fits:
-            if f.group.dataset == name:
-                wall[f.group.positions[f.rows]] = f.law(f.group.covariates(f.rows)) / per_process
+        for pool in pools:
+            for g, rows, _ in pool.members:
+                if g.dataset == name:
+                    wall[g.positions[rows]] = pool.law(g.covariates(rows)) / per_process
         curve = _curve_length(config, name, groups, dft)
         size = cost.suggest_chunk_size(wall, slots, target, args.margin, curve)
         longest = cost.chunk_walls(wall, size, slots, curve).max()
