@@ -3,8 +3,8 @@
 A stratified sample of each dataset (vimpnn.dft.cost) runs now through the normal engine (`compute`, one
 structure at a time, a fresh temporary cache), with the dataset's settings as the workflow gives them (its own
 `max_scale`). A power law t = a N^b V^c in the atom count and the grid volume, per CP2K template and metal over
-the datasets, summed over every structure's real N and V, gives core-hours; the chunks of consecutive structures the
-workflow runs then give a chunk size and a SLURM runtime for a target job length.
+the datasets, summed over every structure's real N and V, gives core-hours; the chunks of consecutive
+structures the workflow runs then give a chunk size and a SLURM runtime for a target job length.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import os
 import statistics
 import tempfile
 from dataclasses import dataclass
-from typing import Callable
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -208,7 +208,8 @@ def load_timings(path: str) -> dict:
             cost.fit({"N": r["sample_n"]}, r["seconds"])  # positive times, as many as atom counts
             if len(r["sample_index"]) != len(r["sample_n"]):
                 raise ValueError("sample_index and sample_n differ in length")
-        return {(r["dataset"], r["template"]): {k: r[k] for k in ("sample_n", "seconds", "failed", "sample_index")} for r in rows}
+        keys = ("sample_n", "seconds", "failed", "sample_index")
+        return {(r["dataset"], r["template"]): {k: r[k] for k in keys} for r in rows}
     except OSError as exc:
         raise InputFormatError(f"--dft-from {path}: {exc.strerror}") from None
     except (ValueError, TypeError, KeyError) as exc:
