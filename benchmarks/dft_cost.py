@@ -168,8 +168,8 @@ def main() -> int:
                         [int(n) for n in args.cluster_sizes.split(",")])
     if structures:
         cp2k_build(find_executable(resolve({})))  # `cp2k.psmp --version` once, outside the timings
-        print(f"CP2K CPU seconds per structure at {Path(args.config).name}'s levels, before (BEFORE) and now; load average "
-              f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        print(f"CP2K CPU seconds per structure at {Path(args.config).name}'s levels, before (BEFORE) and now; "
+              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             measure(config, structures, Path(tmp))

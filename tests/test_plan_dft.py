@@ -18,8 +18,8 @@ TINY = {"datasets": ["augqm9", "infcrystal", "growth_stable"], "qm9": {"n_molecu
         "workflow": {"chunk_size": {"augqm9": 4, "infcrystal": 4, "growth_stable": 3}, "dft_threads": 2}}
 # dataset, template, element, sampled, N range, a, exponents, spread, sampled min/med/max, structures, N range,
 # core-h, range
-ROW = re.compile(r"^(augqm9|infcrystal|growth_stable|growth_unstable)\s+(molecule|bulk_metal|metal_cluster)(?: (\w+))?\s+(\d+)\s+"
-                 r"(\d+)-(\d+)\s+(\S+)((?: [NV]\^\S+)*) ±(\d+)%\s+(\S+) / (\S+) / (\S+)\s+([\d,]+)\s+(\d+)-(\d+)\s+"
+ROW = re.compile(r"^(augqm9|infcrystal|growth_stable|growth_unstable)\s+(molecule|bulk_metal|metal_cluster)"
+                 r"(?: (\w+))?\s+(\d+)\s+(\d+)-(\d+)\s+(\S+)((?: [NV]\^\S+)*) ±(\d+)%\s+(\S+) / (\S+) / (\S+)\s+([\d,]+)\s+(\d+)-(\d+)\s+"
                  r"(\S+)\s+(\S+)$", re.M)
 
 
