@@ -40,12 +40,16 @@ from vimpnn.dft.settings import for_template, merge, resolve
 from vimpnn.structures.datasets import build, max_scale
 
 ROOT = Path(__file__).resolve().parents[1]
-# The defaults before the cost work (docs/dft-validation.md, "Cost"): the box of every finite structure sized for
-# its dataset's largest scaling; every element at `cutoff` (400 Ry: Al's entry at that value turns its 300 off);
-# molecules at EPS_SCF 1e-6 with EPS_DEFAULT 1e-12 and the FULL_SINGLE_INVERSE
-# preconditioner; clusters with EPS_DEFAULT 1e-12 and Broyden ALPHA 0.2. Rendered, these give the inputs of the
-# previous code byte for byte (all 92 structures of config/release.yaml, checked once: the same cache keys).
-BEFORE: dict = {"box": "dataset", "wfn_restart": False, "element_cutoff": {"Al": 400}, "templates": {
+# The defaults before the cost work (docs/dft-validation.md, "Cost"). Defaults a config may set itself
+# (`config/release.yaml` does: clusters at 3 Å and EPS_SCF 1e-5, Al at 400 Ry) go under the config: every
+# element at `cutoff` (Al's entry at 400 turns its 200 off) and clusters at 4 Å of vacuum and EPS_SCF 1e-6.
+OLD_DEFAULTS: dict = {"element_cutoff": {"Al": 400},
+                      "templates": {"metal_cluster": {"vacuum": 4.0, "eps_scf": 1.0e-6}}}
+# The rest goes over it: the box of every finite structure sized for its dataset's largest scaling; molecules at
+# EPS_SCF 1e-6 with EPS_DEFAULT 1e-12 and the FULL_SINGLE_INVERSE preconditioner; clusters with EPS_DEFAULT 1e-12
+# and Broyden ALPHA 0.2. With config/release.yaml these give the inputs of the previous code byte for byte (all
+# 92 structures of its first release, checked once: the same cache keys).
+BEFORE: dict = {"box": "dataset", "wfn_restart": False, "templates": {
     "molecule": {"eps_scf": 1.0e-6, "overrides": {"force_eval/dft/qs/eps_default": 1.0e-12,
                                                   "force_eval/dft/scf/ot/preconditioner": "FULL_SINGLE_INVERSE"}},
     "metal_cluster": {"mixing_alpha": 0.2, "overrides": {"force_eval/dft/qs/eps_default": 1.0e-12}}}}
@@ -54,7 +58,7 @@ BEFORE: dict = {"box": "dataset", "wfn_restart": False, "element_cutoff": {"Al":
 def level(config: dict, dataset: str, before: bool) -> dict:
     """The `dft:` section the workflow would run `dataset` with, at the previous (`before`) or current defaults."""
     dft = {**config["dft"], "max_scale": max_scale(dataset, config)}
-    return merge(dft, BEFORE) if before else dft
+    return merge(merge(OLD_DEFAULTS, dft), BEFORE) if before else dft
 
 
 def sample(config: dict, molecules: int, scalings: list[int], clusters: int, lattice: int, unstable: int,
