@@ -50,7 +50,7 @@ class Group:
 
     def covariates(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         rows = slice(None) if rows is None else rows
-        return {"N": self.n_atoms[rows], "V": self.volume[rows]}
+        return {"V": self.volume[rows], "N": self.n_atoms[rows]}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

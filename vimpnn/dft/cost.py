@@ -22,7 +22,7 @@ GOLDEN = (math.sqrt(5) - 1) / 2
 
 @dataclass(frozen=True)
 class CostLaw:
-    """t = a * prod_k x_k^b_k seconds over covariates x (COVARIATES: atom count N, grid volume V); `spread`: RMS of
+    """t = a * prod_k x_k^b_k seconds over covariates x (COVARIATES: grid volume V, atom count N); `spread`: RMS of
     the log residuals (0 when the fit has no residual degree of freedom)."""
 
     a: float
@@ -41,10 +41,12 @@ class CostLaw:
         return f"{self.a:.3g}{terms}"
 
 
-# What drives CP2K's time: the atom count (basis functions, collocation, SCF steps) and the volume the grids span
-# (box of a finite system, cell of a periodic one: FFTs, XC, Poisson; for a k-point cell also how many
-# neighbouring images its basis functions overlap). Fitted in this order of priority when the sample is small.
-COVARIATES = ("N", "V")
+# What drives CP2K's time: the volume the grids span (box of a finite system, cell of a periodic one: FFTs, the
+# gradient-corrected XC and the Poisson solver, which take nearly all of a cluster's or molecule's time in
+# CP2K's profiles; for a k-point cell also how many neighbouring images its basis functions overlap) and the
+# atom count (basis functions, collocation, SCF steps). Fitted in this order of priority when the sample is
+# small: a fit to two structures follows their boxes.
+COVARIATES = ("V", "N")
 
 
 def fit(covariates: Mapping[str, Sequence[float]], seconds: Sequence[float],
@@ -84,8 +86,8 @@ def estimate(law: CostLaw, covariates: Mapping[str, Sequence[float]]) -> float:
 
 def held_out(covariates: Mapping[str, Sequence[float]], seconds: Sequence[float],
              assumed: Mapping[str, float] | None = None) -> tuple[float, float] | None:
-    """(predicted, measured) total seconds of the odd structures (ordered by the covariates, N first) from a fit
-    to the even ones; None with fewer than two structures."""
+    """(predicted, measured) total seconds of the odd structures (ordered by the covariates, the first first)
+    from a fit to the even ones; None with fewer than two structures."""
     if len(seconds) < 2:
         return None
     x = {k: np.asarray(v, dtype=float) for k, v in covariates.items()}
