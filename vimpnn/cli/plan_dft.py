@@ -332,7 +332,7 @@ def _assumed(groups: list[Group], args: argparse.Namespace) -> dict[str, float]:
 
 def held_out(pools: list[Pool], args: argparse.Namespace) -> None:
     """Fit on the even structures of each sample (by size), predict the total time of the odd ones."""
-    print("held-out check (each fit on the even sampled structures by N and V, predicting the odd ones' total):")
+    print("held-out check (each law fitted on the even sampled structures by V and N, predicting the odd ones' total):")
     predicted = measured = 0.0
     for pool in pools:
         name = f"{pool.name} ({', '.join(g.dataset for g, _, _ in pool.members)})"
