@@ -39,6 +39,7 @@ class Group:
     sample_index: list[int]      # the sampled structures' positions in the dataset
     seconds: list[float]         # core-seconds per sampled structure
     failed: int
+    sample_volume: list[float]   # Å^3 of the boxes they were timed in (another vacuum or box rule than now's)
 
     @property
     def sample_rows(self) -> np.ndarray:
@@ -51,6 +52,10 @@ class Group:
     def covariates(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         rows = slice(None) if rows is None else rows
         return {"V": self.volume[rows], "N": self.n_atoms[rows]}
+
+    def sample_covariates(self, at: np.ndarray) -> dict[str, np.ndarray]:
+        """The covariates the sampled structures (positions `at` in the sample) were timed with."""
+        return {"V": np.asarray(self.sample_volume, dtype=float)[at], "N": self.n_atoms[self.sample_rows[at]]}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -184,6 +189,7 @@ def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = N
                         raise InputFormatError(f"--dft-from: the timings of {name} ({template}) were sampled from "
                                                "other structures than this config builds")
                     times, failed = old["seconds"], old["failed"]
+                    timed_volume = old.get("sample_volume", volume[picks].tolist())
                 else:
                     scales = [structures[i].info.get("scale", 1.0) for i in allowed]
                     picks = allowed[cost.stratified_sample(n[allowed], scales, sizes[name], kind[allowed])]
@@ -191,8 +197,9 @@ def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = N
                                         [structures[i] for i in picks], settings)
                     timings = [timed(structures[i], settings, cache, echo, nb) for i, nb in zip(picks, before)]
                     times, failed = [t for t, _ in timings], sum(not ok for _, ok in timings)
+                    timed_volume = volume[picks].tolist()
                 groups.append(Group(name, template, n[where], volume[where], kind[where], where,
-                                    [int(i) for i in picks], list(times), failed))
+                                    [int(i) for i in picks], list(times), failed, list(timed_volume)))
                 if done is not None and earlier is None:
                     done(groups)
     return groups
@@ -206,10 +213,10 @@ def load_timings(path: str) -> dict:
         rows = json.loads(Path(path).read_text())
         for r in rows:
             cost.fit({"N": r["sample_n"]}, r["seconds"])  # positive times, as many as atom counts
-            if len(r["sample_index"]) != len(r["sample_n"]):
-                raise ValueError("sample_index and sample_n differ in length")
-        keys = ("sample_n", "seconds", "failed", "sample_index")
-        return {(r["dataset"], r["template"]): {k: r[k] for k in keys} for r in rows}
+            if any(len(r.get(k, r["sample_n"])) != len(r["sample_n"]) for k in ("sample_index", "sample_volume")):
+                raise ValueError("sample_index, sample_volume and sample_n differ in length")
+        keys = ("sample_n", "seconds", "failed", "sample_index", "sample_volume")
+        return {(r["dataset"], r["template"]): {k: r[k] for k in keys if k in r} for r in rows}
     except OSError as exc:
         raise InputFormatError(f"--dft-from {path}: {exc.strerror}") from None
     except (ValueError, TypeError, KeyError) as exc:
@@ -222,7 +229,7 @@ def save_timings(path: str, groups: list[Group]) -> None:
     from vimpnn.outputs import atomic_output
 
     rows = [{"dataset": g.dataset, "template": g.template, "sample_n": g.sample_n, "seconds": g.seconds,
-             "failed": g.failed, "sample_index": g.sample_index} for g in groups]
+             "failed": g.failed, "sample_index": g.sample_index, "sample_volume": g.sample_volume} for g in groups]
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(rows, indent=1))
 
@@ -257,7 +264,7 @@ class Pool:
 
 def pooled_sample(members: list[tuple[Group, np.ndarray, np.ndarray]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The sampled structures' covariates and seconds, over the members of a pool."""
-    covariates = [g.covariates(g.sample_rows[at]) for g, _, at in members]
+    covariates = [g.sample_covariates(at) for g, _, at in members]
     seconds = [np.asarray(g.seconds, dtype=float)[at] for g, _, at in members]
     return {k: np.concatenate([c[k] for c in covariates]) for k in cost.COVARIATES}, np.concatenate(seconds)
 

@@ -81,10 +81,10 @@ TEMPLATE_DEFAULTS: dict[str, dict[str, Any]] = {
                  "potential": "GTH-NLCC-PBE", "potential_file": "NLCC_POTENTIALS", "eps_scf": 1.0e-5},
     # Broyden ALPHA 0.4: Al15 / Cu15 in 20 / 24 steps instead of 26 / 32, the same energy to 0.01 meV/atom
     # (docs/dft-validation.md, "Cost"); the retry ladder's smaller_mixing rung halves it back to 0.2
-    # vacuum 3 Å and EPS_SCF 1e-5 (the wavelet Poisson solver is not periodic, so the vacuum only has to hold the
-    # density; a Broyden density at 1e-5 gives the energy to ~0.1 meV/atom): Al15 -0.15 and -0.06 meV/atom,
-    # 1.18x and 1.21x less CPU each (docs/dft-validation.md, "Cost")
-    "metal_cluster": {"max_scf": 100, "mixing_alpha": 0.4, "vacuum": 3.0, "eps_scf": 1.0e-5},
+    # EPS_SCF 1e-5 (a Broyden density at 1e-5 gives the energy to ~0.1 meV/atom): Al15 -0.06 meV/atom, 1.2x less
+    # CPU. The vacuum stays at 4 Å: 3 Å moves Al15 by only 0.15 meV/atom but Cu15 by 4.8 (docs/dft-validation.md,
+    # "Cost")
+    "metal_cluster": {"max_scf": 100, "mixing_alpha": 0.4, "eps_scf": 1.0e-5},
     "bulk_metal": {"max_scf": 100},
 }
 
