@@ -294,10 +294,11 @@ def report(config: dict, groups: list[Group], args: argparse.Namespace) -> None:
     cp2k = dft["backend"] == "cp2k"
     load, cpus = os.getloadavg()[0], os.cpu_count()
     basis = "CPU seconds of each CP2K process" if cp2k else "wall time in the worker"
+    when = f"the timings of {args.dft_from}" if args.dft_from else \
+        f"timed now, one structure at a time in a fresh cache (load average {load:.1f} on {cpus} cores)"
     print(f"DFT cost at the config's scale: backend {dft['backend']}, the config's dft: settings, a stratified "
-          f"sample timed now, one structure at a time in a fresh cache ({basis}; load average {load:.1f} on "
-          f"{cpus} cores); fit t = a N^b V^c per template and metal over the datasets (N atoms, V the box or cell "
-          "in Å^3)")
+          f"sample, {when}; {basis}; fit t = a N^b V^c per template and metal over the datasets (N atoms, V the "
+          "box or cell in Å^3)")
     print(f"{'dataset':<16} {'template':<16} {'sampled':>7} {'N':>7} {'fit t [s]':>30} "
           f"{'sampled s min/med/max':>26} {'structures':>10} {'N':>7} {'core-h':>9} {'range':>17}")
     pools, total, low, high, notes = fitted(groups, args), 0.0, 0.0, 0.0, []
