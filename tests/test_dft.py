@@ -61,19 +61,25 @@ def test_render_is_deterministic_and_hash_follows_settings():
 
 
 def test_element_cutoff_lowers_the_grid_only_where_every_element_is_converged():
-    """Al clusters and cells at Al's 200 Ry, Cu and mixed structures at `cutoff`; never above `cutoff`; the
-    settings record names the cutoff that ran."""
+    """Al clusters and cells at Al's 200 Ry, Cu and mixed structures at `cutoff`; never above `cutoff`. The
+    recorded level is the rule, the same for Al and Cu, so `vimpnn pack` sees one level of theory."""
+    from vimpnn.dft.runner import SETTINGS_RECORD
+
     s = resolve({})
     al, cu = Atoms("Al3", positions=[[0, 0, 0], [2.8, 0, 0], [0, 2.8, 0]]), bulk("Cu", "fcc", a=3.61)
     alcu = Atoms("Al2Cu", positions=[[0, 0, 0], [2.8, 0, 0], [0, 2.8, 0]])
     rendered = {k: templates.render(tagged(a, k), s) for k, a in
                 {"al": al, "al_cell": bulk("Al", "fcc", a=4.05), "cu": cu, "alcu": alcu}.items()}
-    assert {k: r.settings["cutoff"] for k, r in rendered.items()} == {"al": 200, "al_cell": 200, "cu": 400,
-                                                                      "alcu": 400}
-    assert "CUTOFF 200.0" in rendered["al"].text and "CUTOFF 400.0" in rendered["alcu"].text
-    assert templates.render(tagged(al, "al"), resolve({"cutoff": 150})).settings["cutoff"] == 150
-    assert templates.render(tagged(al, "al"), resolve({"element_cutoff": {"Al": 400}})).settings["cutoff"] == 400
-    assert templates.render(tagged(molecule("CH4"), "ch4"), s).settings["cutoff"] == 400
+    grid = {k: float(r.text.split("CUTOFF ")[1].split()[0]) for k, r in rendered.items()}
+    assert grid == {"al": 200, "al_cell": 200, "cu": 400, "alcu": 400}
+    # one level for all: the record keeps the rule (cutoff 400, Al at 200), not each structure's grid
+    assert {(r.settings["cutoff"], r.settings["element_cutoff"]["Al"]) for r in rendered.values()} == {(400, 200)}
+    cu3 = templates.render(tagged(Atoms("Cu3", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0]]), "cu3"), s)
+    assert "CUTOFF 400.0" in cu3.text
+    assert {k: rendered["al"].settings[k] for k in SETTINGS_RECORD} == {k: cu3.settings[k] for k in SETTINGS_RECORD}
+    assert "CUTOFF 150.0" in templates.render(tagged(al, "al"), resolve({"cutoff": 150})).text
+    assert "CUTOFF 400.0" in templates.render(tagged(al, "al"), resolve({"element_cutoff": {"Al": 400}})).text
+    assert "CUTOFF 400.0" in templates.render(tagged(molecule("CH4"), "ch4"), s).text
 
 
 def test_template_choice_and_spin():
@@ -616,9 +622,9 @@ def test_reference_atoms_take_the_level_of_their_dataset(fake, tmp_path):
     cluster_refs = json.loads((tmp_path / "cluster-refs.json").read_text())
     molecule_refs = json.loads((tmp_path / "molecule-refs.json").read_text())
     assert cluster_refs["level"] == "metal_cluster" and molecule_refs["level"] == "molecule"
-    for e, cutoff in (("Al", 200), ("Cu", 250)):  # Al at its element_cutoff, as the Al clusters
+    for e in ("Al", "Cu"):  # the clusters' level; Al runs at its element_cutoff there, as the Al clusters
         s = cluster_refs["results"][e]["settings"]
-        assert (s["cutoff"], s["rel_cutoff"], s["vacuum"]) == (cutoff, 40, 3.0)
+        assert (s["cutoff"], s["element_cutoff"], s["rel_cutoff"], s["vacuum"]) == (250, {"Al": 200}, 40, 3.0)
         assert s["eps_scf"] == pytest.approx(1.0e-4)  # free atoms: 10x the level's (docs/dft.md)
         assert s["basis_set"] == "DZVP-MOLOPT-SR-GTH" and s["template"] == "molecule"  # OT: integer occupations
     for e in ("H", "O"):

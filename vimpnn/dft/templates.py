@@ -179,9 +179,10 @@ def render(atoms, user_settings: dict, template: str | None = None) -> Rendered:
     s = for_template(user_settings, template)
     symbols = atoms.get_chemical_symbols()
     elements = sorted(set(symbols))
-    s = s | {"cutoff": structure_cutoff(s, elements)}
     kinds = basis.kind_names(elements, s)
-    tree = parse_template(template, _variables(s, len(atoms)))
+    # the grid this structure runs on; the record keeps the level's `cutoff` and `element_cutoff`, which give it
+    # (one level of theory for the Al and the Cu structures of a dataset)
+    tree = parse_template(template, _variables(s | {"cutoff": structure_cutoff(s, elements)}, len(atoms)))
     sub = "force_eval/subsys"
     kpoints = None
     if template == "bulk_metal":
