@@ -35,8 +35,7 @@ from vimpnn.dft.parsing import ParsedOutput, parse_output
 from vimpnn.dft.result import DFTResult
 
 SETTINGS_RECORD = ("functional", "basis_set", "element_basis", "potential", "cutoff", "element_cutoff", "rel_cutoff",
-                   "eps_scf",
-                   "smear_temperature", "vacuum", "max_scale", "box", "kpoint_length")
+                   "eps_scf", "smear_temperature", "vacuum", "max_scale", "box", "kpoint_length")
 DATA_FILE_KEYWORDS = ("force_eval/dft/basis_set_file_name", "force_eval/dft/potential_file_name")
 Attempt = tuple[ParsedOutput, handlers.Outcome, float, int | None]  # parsed output, outcome, seconds, exit status
 

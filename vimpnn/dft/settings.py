@@ -135,7 +135,7 @@ def for_template(settings: dict, template: str) -> dict:
 
 def structure_cutoff(settings: dict, elements) -> float:
     """The CUTOFF for a structure of these elements: `cutoff`, or the largest of their `element_cutoff` values
-    when every element has one (a 400 Ry grid buys an Al cluster nothing over 300 Ry), never above `cutoff`."""
+    when every element has one (a 400 Ry grid buys an Al cluster nothing over 200 Ry), never above `cutoff`."""
     per_element = settings.get("element_cutoff") or {}
     cutoff = float(settings["cutoff"])
     if elements and all(e in per_element for e in elements):
