@@ -148,3 +148,35 @@ def test_max_train_groups_per_dataset_limits_every_run_on_it():
     tags = {(s.dataset, s.tag) for s in design_specs(exp)}
     assert tags == {("augqm9", "mpnn-T3-first50"), ("augqm9", "vimpnn-a.ii-atoms+orbitals+scaling-T3-first50"),
                     ("infcrystal", "mpnn-T3"), ("infcrystal", "vimpnn-a.ii-atoms+orbitals+scaling-T3")}
+
+
+def test_one_schedule_reaches_our_models_and_the_peer_alike():
+    """`experiments.schedule` gives every model the same plateau schedule; the arguments it makes parse into
+    each trainer's settings (`vimpnn train` and `vimpnn train-peer` name the decay factor differently)."""
+    import argparse
+
+    from vimpnn.cli import train as train_cli, train_peer as peer_cli
+    from vimpnn.peer import PeerConfig
+
+    exp = Experiments.from_config({"experiments": {
+        "seeds": [0], "peer": True, "datasets": ["augqm9", "infcrystal"], "tables": ["table2"], "figures": [],
+        "schedule": {"lr": 5e-4, "lr_decay": 0.5, "lr_patience": {"augqm9": 3, "infcrystal": 20}, "patience": 8}}})
+    runs = {(r.spec.dataset, r.spec.model): r for r in design(exp)}
+    for cli, model in ((train_cli, "vimpnn"), (peer_cli, "schnet")):
+        parser = argparse.ArgumentParser()
+        cli.add_arguments(parser)
+        for dataset, lr_patience in (("augqm9", 3), ("infcrystal", 20)):
+            args = parser.parse_args(["--data", "x.h5", "--out", "o", *train_arguments(runs[dataset, model], exp)])
+            if model == "schnet":
+                config = PeerConfig(**{k: getattr(args, k) for k in peer_cli.FLAG_KEYS if getattr(args, k) is not None})
+                assert config.lr_factor == 0.5
+            else:
+                config = train_cli.resolve_config(args)
+                assert config.lr_schedule == "plateau" and config.lr_decay == 0.5
+            assert (config.lr, config.lr_patience, config.patience) == (5e-4, lr_patience, 8)
+    # without a schedule each model keeps its own recipe: no schedule flags at all
+    assert not {"--lr", "--lr-schedule", "--patience"} & set(train_arguments(design(FULL)[0], FULL))
+    with pytest.raises(InputFormatError, match="schedule: unknown key 'momentum'"):
+        Experiments.from_config({"experiments": {"schedule": {"momentum": 0.9}}})
+    with pytest.raises(InputFormatError, match=r"schedule.patience: no value for dataset\(s\) \['infcrystal'"):
+        Experiments.from_config({"experiments": {"schedule": {"patience": {"augqm9": 8}}}})

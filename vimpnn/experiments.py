@@ -24,6 +24,9 @@ AUX_CODES = {"n_atoms_per_type": "atoms", "n_orbitals_per_type": "orbitals", "sc
 ALL_AUX = tuple(AUX_CODES)
 # what one `group` of a dataset is (a learning curve's training set is the first n of them)
 GROUP_NOUN = {"augqm9": "molecules", "infcrystal": "elements", "growth_stable": "growths", "growth_unstable": "growths"}
+# experiments.schedule key -> (`vimpnn train` flag, `vimpnn train-peer` flag)
+SCHEDULE_FLAGS = {"lr": ("--lr", "--lr"), "lr_patience": ("--lr-patience", "--lr-patience"),
+                  "lr_decay": ("--lr-decay", "--lr-factor"), "patience": ("--patience", "--patience")}
 TABLES = ("table1", "table2", "table3", "table4", "table5")
 FIGURES = ("fig3", "fig4", "fig5", "fig6", "fig7", "training", "parity", "learning_curve")
 
@@ -34,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "datasets": list(DATASETS),
     "tables": list(TABLES),
     "figures": list(FIGURES),
+    # one learning-rate schedule for every model, ours and the peer (short budgets): keys lr, lr_patience,
+    # lr_decay, patience, each a number or {dataset: number}; empty: each model keeps its own recipe
+    "schedule": {},
     "batch_size": {"augqm9": 20, "infcrystal": 20, "growth_stable": 5, "growth_unstable": 5},
     "max_atoms": {"growth_stable": 75, "growth_unstable": 75},  # paper Sec 5.2: 15-75 atoms
     "max_train_groups": {},  # dataset -> train on its first n groups only (the demo's small AugQM9 training set)
@@ -150,6 +156,7 @@ class Experiments:
     tables: list[str]
     figures: list[str]
     batch_size: dict[str, int]
+    schedule: dict[str, Any]
     max_atoms: dict[str, int]
     max_train_groups: dict[str, int]
     table1_train_groups: int | None
@@ -186,6 +193,12 @@ class Experiments:
             missing = [d for d in merged["datasets"] if d not in merged["epochs"]]
             if missing:
                 raise InputFormatError(f"experiments.epochs: no epoch count for dataset(s) {missing}")
+        for key, value in merged["schedule"].items():
+            if key not in SCHEDULE_FLAGS:
+                raise InputFormatError(f"experiments.schedule: unknown key {key!r}; known: {', '.join(SCHEDULE_FLAGS)}")
+            missing = [d for d in merged["datasets"] if isinstance(value, dict) and d not in value]
+            if missing:
+                raise InputFormatError(f"experiments.schedule.{key}: no value for dataset(s) {missing}")
         if merged["learning_curve"]["dataset"] not in DATASETS:
             raise InputFormatError(f"experiments.learning_curve.dataset: unknown {merged['learning_curve']['dataset']!r}")
         return cls(**merged)
@@ -193,6 +206,10 @@ class Experiments:
     def epochs_for(self, dataset: str) -> int | None:
         """The epoch count of runs on `dataset` (None: the trainer's default)."""
         return self.epochs.get(dataset) if isinstance(self.epochs, dict) else self.epochs
+
+    def schedule_for(self, dataset: str) -> dict[str, Any]:
+        """The shared schedule's values for runs on `dataset` (empty: each model's own recipe)."""
+        return {k: v[dataset] if isinstance(v, dict) else v for k, v in self.schedule.items()}
 
     def restricted(self, dataset: str, **kw: Any) -> RunSpec:
         """A run on `dataset` with the dataset's size restriction (paper: growth systems of 15-75 atoms) and
@@ -345,6 +362,11 @@ def train_arguments(run: Run, exp: Experiments) -> list[str]:
     args += ["--seed", str(run.seed), "--batch-size", str(exp.batch_size[s.dataset])]
     if exp.epochs_for(s.dataset) is not None:
         args += ["--epochs", str(exp.epochs_for(s.dataset))]
+    schedule = exp.schedule_for(s.dataset)
+    if schedule and s.model not in PEER_MODELS:
+        args += ["--lr-schedule", "plateau"]  # the peer's ReduceLROnPlateau, so both sides decay alike
+    for key, value in schedule.items():
+        args += [SCHEDULE_FLAGS[key][s.model in PEER_MODELS], str(value)]
     if s.max_atoms is not None:
         args += ["--max-atoms", str(s.max_atoms)]
     if s.max_train_atoms is not None:

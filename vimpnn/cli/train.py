@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help="Adam learning rate (1e-4)")
     parser.add_argument("--lr-schedule", dest="lr_schedule", choices=("linear", "plateau"),
                         help="linear ramp to lr_decay x lr over 10-90%% of the epochs (default), or plateau decay")
+    parser.add_argument("--lr-decay", type=float, dest="lr_decay",
+                        help="final factor of the linear ramp (0.6), or the plateau factor")
+    parser.add_argument("--lr-patience", type=int, dest="lr_patience",
+                        help="plateau: epochs without improvement before the rate decays (10)")
+    parser.add_argument("--patience", type=int, help="early stopping: epochs without improvement (50)")
     parser.add_argument("--molecule-graph", dest="molecule_graph", choices=("cutoff", "complete"),
                         help="molecule edges: within the cutoff (default) or Gilmer's complete graph")
     parser.add_argument("--seed", type=int, help="random seed (0)")
@@ -48,8 +53,8 @@ def add_selection_arguments(parser: argparse.ArgumentParser, integer: Callable[[
     parser.add_argument("--device", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
 
 
-FLAG_KEYS = ("model", "variant", "T", "epochs", "batch_size", "lr", "lr_schedule", "molecule_graph", "seed",
-             "max_atoms", "max_train_atoms", "max_train_groups", "device")
+FLAG_KEYS = ("model", "variant", "T", "epochs", "batch_size", "lr", "lr_schedule", "lr_patience", "lr_decay",
+             "patience", "molecule_graph", "seed", "max_atoms", "max_train_atoms", "max_train_groups", "device")
 
 
 def resolve_config(args: argparse.Namespace):

@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cutoff", type=_positive_float, help="Å, neighbour list and cosine cutoff (5.0)")
     parser.add_argument("--n-interactions", type=positive_int, dest="n_interactions", help="SchNet interaction blocks (6)")
     parser.add_argument("--lr", type=_positive_float, help="AdamW learning rate, no weight decay (5e-4)")
+    parser.add_argument("--lr-factor", type=_positive_float, dest="lr_factor",
+                        help="ReduceLROnPlateau factor (0.5)")
+    parser.add_argument("--lr-patience", type=positive_int, dest="lr_patience",
+                        help="ReduceLROnPlateau patience in epochs (75)")
+    parser.add_argument("--patience", type=positive_int, help="early stopping: epochs without improvement (200)")
     parser.add_argument("--seed", type=int, help="random seed (0)")
     add_selection_arguments(parser, positive_int)
     parser.add_argument("--restart-on-change", action="store_true",
@@ -38,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: only on a terminal)")
 
 
-FLAG_KEYS = ("epochs", "batch_size", "cutoff", "n_interactions", "lr", "seed", "max_atoms", "max_train_atoms", "max_train_groups",
-             "device")
+FLAG_KEYS = ("epochs", "batch_size", "cutoff", "n_interactions", "lr", "lr_factor", "lr_patience", "patience", "seed",
+             "max_atoms", "max_train_atoms", "max_train_groups", "device")
 
 
 def run(args: argparse.Namespace) -> int:
