@@ -32,11 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+from vimpnn.cli.plan_dft import volumes
 from vimpnn.config import load_config
 from vimpnn.dft import templates
 from vimpnn.dft.binary import build as cp2k_build, find_executable
 from vimpnn.dft.cost import timed_run
-from vimpnn.dft.settings import for_template, merge, resolve
+from vimpnn.dft.settings import merge, resolve
 from vimpnn.structures.datasets import build, max_scale
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,10 +141,9 @@ def grid_volumes(n_molecules: int) -> None:
     for dataset in ("augqm9", "growth_stable", "growth_unstable"):
         structures = build(dataset, paper)
         template = "molecule" if dataset == "augqm9" else "metal_cluster"
-        vols = {}
-        for rule in ("dataset", "structure"):
-            s = for_template(resolve({**level(paper, dataset, False), "box": rule}), template)
-            vols[rule] = np.mean([np.prod(templates.box(a, s)[0]) for a in structures])
+        kinds = np.full(len(structures), template)
+        vols = {rule: volumes(structures, kinds, {**level(paper, dataset, False), "box": rule}).mean()
+                for rule in ("dataset", "structure")}
         print(f"  {dataset:15} {len(structures):7d} structures: mean box {vols['dataset']:8.0f} Å^3 (box: dataset) "
               f"-> {vols['structure']:8.0f} Å^3 (box: structure), ratio {vols['dataset'] / vols['structure']:.2f}")
 
