@@ -2,9 +2,9 @@
 
 A stratified sample of each dataset (vimpnn.dft.cost) runs now through the normal engine (`compute`, one
 structure at a time, a fresh temporary cache), with the dataset's settings as the workflow gives them (its own
-`max_scale`). A power law t = a N^b V^c in the atom count and the grid volume, per CP2K template and metal over
-the datasets, summed over every structure's real N and V, gives core-hours; the chunks of consecutive
-structures the workflow runs then give a chunk size and a SLURM runtime for a target job length.
+`max_scale`). A power law t = a V^c G^d N^b in the grid volume, the SCF start and the atom count, per CP2K
+template and metal over the datasets, summed over every structure's real V, G and N, gives core-hours; the
+chunks of consecutive structures the workflow runs then give a chunk size and a SLURM runtime for a target job length.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class Group:
     template: str
     n_atoms: np.ndarray          # every structure of the group, in the workflow's order
     volume: np.ndarray           # Å^3 its grids span: the box of a finite structure, the cell of a periodic one
+    start: np.ndarray            # how its SCF starts: cost.ATOMIC or cost.RESTART (a curve neighbour's wavefunction)
     kind: np.ndarray             # the element of a metal structure ("" for molecules): fitted apart
     positions: np.ndarray        # their positions in the dataset (chunks are ranges of these)
     sample_index: list[int]      # the sampled structures' positions in the dataset
@@ -51,11 +52,12 @@ class Group:
 
     def covariates(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         rows = slice(None) if rows is None else rows
-        return {"V": self.volume[rows], "N": self.n_atoms[rows]}
+        return {"V": self.volume[rows], "G": self.start[rows], "N": self.n_atoms[rows]}
 
     def sample_covariates(self, at: np.ndarray) -> dict[str, np.ndarray]:
         """The covariates the sampled structures (positions `at` in the sample) were timed with."""
-        return {"V": np.asarray(self.sample_volume, dtype=float)[at], "N": self.n_atoms[self.sample_rows[at]]}
+        rows = self.sample_rows[at]
+        return {"V": np.asarray(self.sample_volume, dtype=float)[at], "G": self.start[rows], "N": self.n_atoms[rows]}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,24 +119,26 @@ def timed(atoms, settings: dict, cache: str, echo: bool = True, neighbour=None) 
     return max(seconds, 1e-6), result.status == "ok"
 
 
-def neighbours(previous: list, current: list, settings: dict) -> list:
-    """For each structure of `current`, its `previous` one (the structure before it in the dataset) when CP2K
-    restarts wavefunctions along curves (`wfn_restart`) and that is the same curve at a smaller scaling; else
-    None."""
+def starts(structures: list, templates: np.ndarray, settings: dict) -> np.ndarray:
+    """How CP2K starts each structure's SCF (cost.ATOMIC or cost.RESTART): from the wavefunction of the
+    structure before it where `wfn_restart` applies to its template (OT inputs: molecules) and that is the same
+    curve (group, atom count) at a smaller scaling, as the workflow runs chunks that hold whole curves (what
+    `plan` suggests); else from atoms."""
     from vimpnn.dft.runner import restart_curve
     from vimpnn.dft.settings import resolve
     from vimpnn.dft.templates import render
 
     s = resolve(settings)
-    out = [None] * len(current)
+    out = np.full(len(structures), cost.ATOMIC)
     if s["backend"] != "cp2k":
         return out
-    for k, (a, b) in enumerate(zip(previous, current)):
-        if a is None or len(a) != len(b) or not a.info.get("scale", 1.0) < b.info.get("scale", 1.0):
-            continue
-        curve = restart_curve(b, render(b, s))
-        if curve is not None and curve == restart_curve(a, render(a, s)):
-            out[k] = a
+    first = {t: k for k, t in reversed(list(enumerate(templates)))}
+    restarting = {t: restart_curve(structures[k], render(structures[k], s)) is not None for t, k in first.items()}
+    for k in range(1, len(structures)):
+        a, b = structures[k - 1], structures[k]
+        if restarting[templates[k]] and a.info.get("group") == b.info.get("group") and len(a) == len(b) \
+                and a.info.get("scale", 1.0) < b.info.get("scale", 1.0):
+            out[k] = cost.RESTART
     return out
 
 
@@ -170,6 +174,7 @@ def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = N
             n = np.array([len(a) for a in structures])
             templates = np.array([choose_template(a) for a in structures])
             volume = volumes(structures, templates, settings)
+            start = starts(structures, templates, settings)
             kind = np.array(["" if t == "molecule" else "".join(sorted(set(a.get_chemical_symbols())))
                              for a, t in zip(structures, templates)])
             for template in dict.fromkeys(templates):
@@ -193,12 +198,11 @@ def measure(config: dict, sizes: dict, max_atoms: dict, earlier: dict | None = N
                 else:
                     scales = [structures[i].info.get("scale", 1.0) for i in allowed]
                     picks = allowed[cost.stratified_sample(n[allowed], scales, sizes[name], kind[allowed])]
-                    before = neighbours([structures[i - 1] if i else None for i in picks],
-                                        [structures[i] for i in picks], settings)
+                    before = [structures[i - 1] if start[i] == cost.RESTART else None for i in picks]
                     timings = [timed(structures[i], settings, cache, echo, nb) for i, nb in zip(picks, before)]
                     times, failed = [t for t, _ in timings], sum(not ok for _, ok in timings)
                     timed_volume = volume[picks].tolist()
-                groups.append(Group(name, template, n[where], volume[where], kind[where], where,
+                groups.append(Group(name, template, n[where], volume[where], start[where], kind[where], where,
                                     [int(i) for i in picks], list(times), failed, list(timed_volume)))
                 if done is not None and earlier is None:
                     done(groups)
@@ -297,8 +301,8 @@ def report(config: dict, groups: list[Group], args: argparse.Namespace) -> None:
     when = f"the timings of {args.dft_from}" if args.dft_from else \
         f"timed now, one structure at a time in a fresh cache (load average {load:.1f} on {cpus} cores)"
     print(f"DFT cost at the config's scale: backend {dft['backend']}, the config's dft: settings, a stratified "
-          f"sample, {when}; {basis}; fit t = a N^b V^c per template and metal over the datasets (N atoms, V the "
-          "box or cell in Å^3)")
+          f"sample, {when}; {basis}; fit t = a V^c G^d N^b per template and metal over the datasets (V the "
+          "box or cell in Å^3, G 2 for an SCF from atoms and 1 for a restart, N atoms)")
     print(f"{'dataset':<16} {'template':<16} {'sampled':>7} {'N':>7} {'fit t [s]':>30} "
           f"{'sampled s min/med/max':>26} {'structures':>10} {'N':>7} {'core-h':>9} {'range':>17}")
     pools, total, low, high, notes = fitted(groups, args), 0.0, 0.0, 0.0, []
@@ -340,7 +344,7 @@ def _assumed(groups: list[Group], args: argparse.Namespace) -> dict[str, float]:
 
 def held_out(pools: list[Pool], args: argparse.Namespace) -> None:
     """Fit on the even structures of each sample (by size), predict the total time of the odd ones."""
-    print("held-out check (each law fitted on the even sampled structures by V and N, predicting the odd ones' total):")
+    print("held-out check (each law fitted on the even sampled structures in order of V, G and N, predicting the odd ones' total):")
     predicted = measured = 0.0
     for pool in pools:
         name = f"{pool.name} ({', '.join(g.dataset for g, _, _ in pool.members)})"

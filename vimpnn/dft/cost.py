@@ -1,6 +1,6 @@
-"""DFT cost model for planning: a power law t = a N^b V^c in the atom count and the grid volume, fitted to a timed
-sample, summed over a dataset's real structures, and the chunking that keeps every batch job under a target
-length.
+"""DFT cost model for planning: a power law t = a V^c G^d N^b in the grid volume, the SCF start and the atom
+count, fitted to a timed sample, summed over a dataset's real structures, and the chunking that keeps every
+batch job under a target length.
 
 The sample is stratified so a handful of structures spans what drives cost: the distinct atom counts are
 taken evenly from smallest to largest (the exponent needs the ends), and the scalings are spread over the
@@ -22,8 +22,8 @@ GOLDEN = (math.sqrt(5) - 1) / 2
 
 @dataclass(frozen=True)
 class CostLaw:
-    """t = a * prod_k x_k^b_k seconds over covariates x (COVARIATES: grid volume V, atom count N); `spread`: RMS of
-    the log residuals (0 when the fit has no residual degree of freedom)."""
+    """t = a * prod_k x_k^b_k seconds over covariates x (COVARIATES: grid volume V, SCF start G, atom count N);
+    `spread`: RMS of the log residuals (0 when the fit has no residual degree of freedom)."""
 
     a: float
     exponents: dict[str, float]
@@ -43,10 +43,13 @@ class CostLaw:
 
 # What drives CP2K's time: the volume the grids span (box of a finite system, cell of a periodic one: FFTs, the
 # gradient-corrected XC and the Poisson solver, which take nearly all of a cluster's or molecule's time in
-# CP2K's profiles; for a k-point cell also how many neighbouring images its basis functions overlap) and the
-# atom count (basis functions, collocation, SCF steps). Fitted in this order of priority when the sample is
-# small: a fit to two structures follows their boxes.
-COVARIATES = ("V", "N")
+# CP2K's profiles; for a k-point cell also how many neighbouring images its basis functions overlap), how the
+# SCF starts (G: 2 from CP2K's atomic guess, 1 from the converged wavefunction of the scaling before it on its
+# curve, `wfn_restart`, which takes 2-3x fewer steps: 2^c is what a start from atoms costs more) and the atom
+# count (basis functions, collocation). Fitted in this order of priority when the sample is small: a fit to two
+# structures follows their boxes.
+COVARIATES = ("V", "G", "N")
+ATOMIC, RESTART = 2.0, 1.0
 
 
 def fit(covariates: Mapping[str, Sequence[float]], seconds: Sequence[float],
@@ -56,7 +59,8 @@ def fit(covariates: Mapping[str, Sequence[float]], seconds: Sequence[float],
 
     A covariate that does not vary in the sample gets its `assumed` exponent (default 0: flat in it). From three
     structures on, one degree of freedom is kept for the residual: the later covariates are dropped (exponent 0)
-    while the parameters (a and the free exponents) would reach the number of structures."""
+    while the parameters (a and the free exponents) would reach the number of structures. Of the fits to the
+    first 0, 1, ... of the remaining covariates (in COVARIATES' order) the one with the lowest BIC is kept."""
     t = np.asarray(seconds, dtype=float)
     x = {k: np.asarray(v, dtype=float) for k, v in covariates.items()}
     if len(t) == 0 or any(len(v) != len(t) for v in x.values()) or np.any(t <= 0) or \
@@ -67,16 +71,26 @@ def fit(covariates: Mapping[str, Sequence[float]], seconds: Sequence[float],
     free = [k for k in x if np.ptp(logs[k]) > 1e-9]
     free = free[:max((len(t) - 1 if len(t) > 2 else len(t)) - 1, 0)]
     y = np.log(t) - sum(exponents[k] * logs[k] for k in x if k not in free)
-    if free:
-        design = np.column_stack([np.ones(len(t))] + [logs[k] for k in free])
-        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-        exponents.update({k: float(b) for k, b in zip(free, coef[1:])})
-        dof = len(t) - 1 - len(free)
-        spread = float(np.sqrt(np.sum((y - design @ coef) ** 2) / dof)) if dof > 0 else 0.0
-    else:
-        spread = float(np.std(y))
+    fits = [_least_squares([logs[k] for k in free[:m]], y) for m in range(len(free) + 1)]
+    m = int(np.argmin([bic for _, _, bic in fits]))
+    coef, rss, _ = fits[m]
+    exponents.update({k: float(b) for k, b in zip(free[:m], coef[1:])})
+    exponents.update({k: 0.0 for k in free[m:]})  # fitted as absent
+    dof = len(t) - 1 - m
+    spread = float(np.sqrt(rss / dof)) if dof > 0 else 0.0
     law = CostLaw(1.0, exponents, spread)
     return CostLaw(float(np.sum(t) / np.sum(law(x))), exponents, spread)
+
+
+def _least_squares(columns: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(coefficients, residual sum of squares, BIC) of y on a constant and `columns`. The BIC (n ln(RSS/n) +
+    k ln n, RSS floored at an RMS of 1e-6 so exact laws compare) chooses among the nested fits: a covariate that
+    nearly repeats an earlier one (V and N of small molecules) gets no exponent the sample cannot pin down."""
+    design = np.column_stack([np.ones(len(y))] + columns)
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    rss = float(np.sum((y - design @ coef) ** 2))
+    n = len(y)
+    return coef, rss, n * math.log(max(rss / n, 1e-12)) + design.shape[1] * math.log(n)
 
 
 def estimate(law: CostLaw, covariates: Mapping[str, Sequence[float]]) -> float:
