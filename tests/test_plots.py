@@ -116,3 +116,42 @@ def test_train_group_count_of_the_fast_release():
     data = Path(__file__).parents[1] / "datasets" / "fast" / "augqm9.h5"
     assert train_group_count(data, None) == 800  # 1,000 molecules split 8:1:1 by molecule
     assert train_group_count(data, 5) < 800  # molecules with more than 5 atoms leave the count
+
+
+@pytest.mark.parametrize("span, labelled", [((0.1, 2.0), {0.1, 0.2, 0.5, 1.0, 2.0}), ((1e-8, 20.0), None)])
+def test_log_axis_labels_stay_readable(span, labelled):
+    """1-2-5 labels on a short log axis; only powers of ten when it spans many decades (a training loss from 20
+    down to 1e-8 had 30 labels piled on each other)."""
+    from vimpnn import plots
+
+    plt = plots._pyplot()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], span)
+    plots._log_axis(ax)
+    low, high = ax.get_ylim()
+    ticks = [t for t in ax.get_yticks() if low <= t <= high]
+    mantissas = {round(t / 10 ** np.floor(np.log10(t)), 6) for t in ticks}
+    if labelled is None:
+        assert mantissas == {1.0} and 5 <= len(ticks) <= 11
+    else:
+        assert labelled <= {round(t, 6) for t in ticks}
+    plt.close(fig)
+
+
+def test_close_value_labels_are_pushed_apart():
+    """Two means 5 % apart at one x get labels at least `gap` points apart, the higher value's label on top."""
+    from vimpnn import plots
+
+    plt = plots._pyplot()
+    fig, ax = plt.subplots()
+    ax.plot([100, 800], [0.5, 0.09])
+    ax.set_xscale("log")
+    plots._log_axis(ax)
+    plots._label_points(ax, [(800, 0.0954, "0.0954", "C1"), (800, 0.0902, "0.0902", "C0"), (100, 0.5, "0.5", "C0")])
+    placed = {a.get_text(): a for a in ax.texts}
+    to_pt = 72 / fig.dpi
+    top = ax.transData.transform((800, 0.0954))[1] * to_pt + placed["0.0954"].xyann[1]
+    bottom = ax.transData.transform((800, 0.0902))[1] * to_pt + placed["0.0902"].xyann[1]
+    assert top - bottom >= 10.0 - 1e-9
+    assert placed["0.5"].xyann == (6, 5)
+    plt.close(fig)

@@ -9,7 +9,7 @@ import pytest
 from vimpnn import paper
 from vimpnn.errors import InputFormatError
 from vimpnn.experiments import TABLES, Experiments, design, table_rows
-from vimpnn.tables import write_table
+from vimpnn.tables import fmt3, write_table
 
 EXP = Experiments.from_config({"experiments": {"seeds": [0, 1]}})
 
@@ -66,3 +66,13 @@ def test_disabled_dataset_rows_say_not_run(tmp_path):
 def test_missing_evaluation_names_the_file(tmp_path):
     with pytest.raises(InputFormatError, match="metrics.json"):
         write_table("table1", EXP, tmp_path / "evals", tmp_path / "tables")
+
+
+@pytest.mark.parametrize(
+    "x, text",
+    [(0.50999999, "0.510"), (0.51, "0.510"), (0.0038, "0.00380"), (0.47, "0.470"), (100.0, "100"), (0.0954, "0.0954"), (0.00132, "0.00132"), (1319.6, "1320"),
+     (6.684, "6.68"), (float("nan"), "")],
+)
+def test_fmt3_keeps_three_significant_figures(x, text):
+    """A mean that rounds up to a trailing zero keeps it: 0.510, not 0.51 (numpy's positional format drops it)."""
+    assert fmt3(x) == text

@@ -20,6 +20,7 @@ import numpy as np
 
 from vimpnn.errors import InputFormatError
 from vimpnn.metrics import curve_minimum
+from vimpnn.tables import fmt3
 from vimpnn.experiments import Experiments, RunSpec, figure_datasets, figure_specs, full_vimpnn, mpnn, seeds_of
 
 PREDICTION_COLUMNS = ("index", "group", "source_id", "scale", "n_atoms", "formula", "energy_ref", "energy_pred")
@@ -44,11 +45,14 @@ def model_color(spec: RunSpec) -> str:
 
 
 def _log_axis(ax) -> None:
-    """Log y axis labelled with plain numbers (0.2, 0.5, 1, 2) instead of 2×10⁰."""
+    """Log y axis labelled with plain numbers (0.2, 0.5, 1, 2) instead of 2×10⁰; call it after plotting. Over
+    more than 3 decades only the powers of ten are labelled: 1-2-5 ticks there pile up into an unreadable column."""
     from matplotlib import ticker
 
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    low, high = ax.get_ylim()
+    subs = (1.0,) if np.log10(high / low) > 3 else (1.0, 2.0, 5.0)
+    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
 
@@ -428,6 +432,21 @@ def train_group_count(data_path: Path, max_atoms: int | None) -> int:
     return len(np.unique(arrays.group[train]))
 
 
+def _label_points(ax, points: list[tuple[float, float, str, str]], gap: float = 10.0) -> None:
+    """Value labels (x, y, text, colour) right of their points; where values at one x nearly coincide (0.090 and
+    0.095 eV) the lower label is pushed down until the two are `gap` typographic points apart. Call it once the
+    axes' scales and limits are final."""
+    px_to_pt = 72 / ax.figure.dpi
+    for x in sorted({p[0] for p in points}):
+        previous = None
+        for _, y, text, color in sorted((p for p in points if p[0] == x), key=lambda p: -p[1]):
+            at = ax.transData.transform((x, y))[1] * px_to_pt
+            want = at + 5 if previous is None else min(at + 5, previous - gap)
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, want - at), fontsize=8, color=color,
+                        va="center")
+            previous = want
+
+
 def learning_curve(inputs: Inputs) -> object:
     """Test MAE (total energy, eV) against the number of training groups, log-log, mean ± std over seeds, for
     each compared model; the largest size is the run on the whole training split."""
@@ -442,16 +461,17 @@ def learning_curve(inputs: Inputs) -> object:
     for spec in learning_curve_specs(inputs.exp):
         kinds.setdefault(replace(spec, max_train_groups=None).tag, []).append(spec)
     full = train_group_count(inputs.data[d], inputs.exp.max_atoms.get(d))
+    labels: list[tuple[float, float, str, str]] = []
     for specs in kinds.values():
         sizes = np.array([s.max_train_groups or full for s in specs])
         mae = np.array([[np.abs(p["energy_pred"] - p["energy_ref"]).mean() for p in inputs.predictions(s)] for s in specs])
         whole = replace(specs[0], max_train_groups=None)
         ax.errorbar(sizes, mae.mean(1), yerr=mae.std(1), fmt="o-", ms=5, capsize=3, color=model_color(whole),
                     label=_model_label(whole) if whole.model in ("mpnn", "vimpnn") else whole.label)
-        for x, y in zip(sizes, mae.mean(1)):
-            ax.annotate(f"{y:.3g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        labels += [(x, y, fmt3(y), model_color(whole)) for x, y in zip(sizes, mae.mean(1))]
     ax.set_xscale("log")
     _log_axis(ax)
+    _label_points(ax, labels)
     ax.set_xlabel(f"training {GROUP_NOUN[d]} ({d}, all scalings of each)")
     ax.set_ylabel("test MAE (eV)")
     ax.set_title(f"{d}: learning curve, mean ± std over {len(inputs.exp.seeds)} seeds")

@@ -13,6 +13,7 @@ import csv
 import json
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +126,9 @@ def fmt3(x: float) -> str:
     """3 significant figures, positional (0.00132, 6.68, 1320): every number of the tables in one format."""
     if math.isnan(x):
         return ""
-    return np.format_float_positional(x, precision=3, unique=False, fractional=False, trim="k").rstrip(".")
+    # Decimal keeps the rounded digits, trailing zeros included (numpy's positional format turns 0.0038 into
+    # "0.0038" and 0.50999 into "0.51"), and writes large numbers without an exponent
+    return format(Decimal(f"{x:.2e}"), "f")
 
 
 def _ours(c: Cell, metric: str, n_seeds: int) -> str:
