@@ -129,3 +129,20 @@ def test_plan_reports_the_fast_level_dataset_time(tmp_path, capsys):
         assert int(n.replace(",", "")) == count_systems(name, config) and float(ms) > 0
         assert float(core_h) == pytest.approx(int(n) * float(ms) / 3.6e6, abs=0.006)
         assert float(wall_h) == pytest.approx(float(core_h) / 2, abs=0.006)
+
+
+def test_plan_without_a_throughput_gives_the_dataset_time_and_says_why_no_training_estimate(tmp_path, capsys):
+    """`plan --config` with no measured run: the fast-level time, then one line naming the missing flags (exit 0);
+    with neither the fast level nor a throughput there is nothing to report, and it fails with that line."""
+    import yaml
+
+    from vimpnn.cli.main import main
+
+    config = {"datasets": ["augqm9"], "qm9": {"n_molecules": 2}, "augqm9": {"scalings": {"n": 2}},
+              "experiments": {"seeds": [0], "datasets": ["augqm9"], "tables": ["table2"], "figures": []}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["plan", "--config", str(tmp_path / "c.yaml"), "--fast-sample", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "augqm9" in out and "training: not estimated" in out and "--atoms-per-second" in out
+    assert main(["plan", "--config", str(tmp_path / "c.yaml"), "--fast-sample", "0"]) != 0
+    assert "no throughput" in capsys.readouterr().err

@@ -155,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
     measured += [measure(Path(d)) for d in args.measured]
     for spec, rate in measured:
         print(f"measured: {spec.dataset}/{spec.tag}: {rate:,.0f} atoms/s")
+    if not measured and args.fast_sample > 0:
+        # the dataset time above is a complete answer (`plan --config config/fast.yaml`); training needs a rate
+        print("training: not estimated, no throughput (give --measured RUNDIR... or --atoms-per-second)")
+        return 0
     per_dataset: dict[str, list[float]] = defaultdict(list)
     cache: dict[tuple, tuple[float, float]] = {}
     for run in design(exp):
