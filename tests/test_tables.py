@@ -70,8 +70,8 @@ def test_missing_evaluation_names_the_file(tmp_path):
 
 @pytest.mark.parametrize(
     "x, text",
-    [(0.50999999, "0.510"), (0.51, "0.510"), (0.0038, "0.00380"), (0.47, "0.470"), (100.0, "100"), (0.0954, "0.0954"), (0.00132, "0.00132"), (1319.6, "1320"),
-     (6.684, "6.68"), (float("nan"), "")],
+    [(0.50999999, "0.510"), (0.51, "0.510"), (0.0038, "0.00380"), (0.47, "0.470"), (100.0, "100"),
+     (0.0954, "0.0954"), (0.00132, "0.00132"), (1319.6, "1320"), (6.684, "6.68"), (float("nan"), "")],
 )
 def test_fmt3_keeps_three_significant_figures(x, text):
     """A mean that rounds up to a trailing zero keeps it: 0.510, not 0.51 (numpy's positional format drops it)."""

@@ -20,8 +20,8 @@ import numpy as np
 
 from vimpnn.errors import InputFormatError
 from vimpnn.metrics import curve_minimum
-from vimpnn.tables import fmt3
 from vimpnn.experiments import Experiments, RunSpec, figure_datasets, figure_specs, full_vimpnn, mpnn, seeds_of
+from vimpnn.tables import fmt3
 
 PREDICTION_COLUMNS = ("index", "group", "source_id", "scale", "n_atoms", "formula", "energy_ref", "energy_pred")
 COLORS = {"DFT": "black", "MPNN": "#1f3b73", "VIMPNN": "#5aa9e6", "VIMPNN (no atom-type head)": "#2ca02c",

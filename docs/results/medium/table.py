@@ -12,6 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from vimpnn.experiments import GROUP_NOUN, Experiments, RunSpec, learning_curve_specs, table_rows
+from vimpnn.plots import train_group_count
+from vimpnn.validation import load_checked
+
 rows, metrics = [], {}
 for summary in sorted(Path("results/runs").glob("*/*/seed*/train.json")):
     run = summary.parent
@@ -31,9 +35,9 @@ print("|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 
 
-def cell(run: str, dsc: bool = False) -> str:
+def cell(spec: RunSpec, dsc: bool = False) -> str:
     """Mean test MAE (eV) over the seeds, each seed in brackets; with `dsc`, the mean DSC (Å) after it."""
-    found = metrics.get(run, [])
+    found = metrics.get(f"{spec.dataset}/{spec.tag}", [])
     if not found:
         return "not run"
     maes = [m["mae"]["mean"] for m in found]
@@ -45,22 +49,31 @@ def cell(run: str, dsc: bool = False) -> str:
     return text
 
 
-VIMPNN, SUFFIX = "vimpnn-a.ii-atoms+orbitals+scaling-T3", {"growth_stable": "-le30", "growth_unstable": "-le30"}
+def mean_mae(spec: RunSpec) -> float | None:
+    found = metrics.get(f"{spec.dataset}/{spec.tag}")
+    return statistics.mean(m["mae"]["mean"] for m in found) if found else None
+
+
+# the runs of each table come from the experiment design, as the workflow's own tables take them
+exp = Experiments.from_config(load_checked("config/medium.yaml"))
+table2 = {row.paper_key: row.spec for row in table_rows("table2", exp)}
 print("\nTable 2\n\n| dataset | MPNN | VIMPNN | SchNet (schnetpack) |\n|---|---|---|---|")
-for d in ("augqm9", "infcrystal", "growth_stable", "growth_unstable"):
-    s = SUFFIX.get(d, "")
-    print(f"| {d} | {cell(f'{d}/mpnn-T3{s}', True)} | {cell(f'{d}/{VIMPNN}{s}', True)} | "
-          f"{cell(f'{d}/schnet{s}', True)} |")
-print("\nLearning curve (AugQM9)\n\n| training molecules | MPNN | VIMPNN | SchNet | VIMPNN / SchNet |\n|---|---|---|---|---|")
-for n, s in (("100", "-first100"), ("300", "-first300"), ("800", "")):
-    runs = [f"augqm9/{m}{s}" for m in ("mpnn-T3", VIMPNN, "schnet")]
-    means = [statistics.mean(m["mae"]["mean"] for m in metrics[r]) if r in metrics else None for r in runs]
+for d in exp.datasets:
+    print(f"| {d} | {' | '.join(cell(table2[(m, d)], True) for m in ('MPNN', 'VIMPNN', 'SchNet'))} |")
+
+d = exp.learning_curve["dataset"]
+full = train_group_count(Path(f"datasets/fast/{d}.h5"), exp.max_atoms.get(d))
+sizes: dict[int, list[RunSpec]] = {}
+for spec in learning_curve_specs(exp):  # MPNN, VIMPNN, SchNet at each size
+    sizes.setdefault(spec.max_train_groups or full, []).append(spec)
+print(f"\nLearning curve ({d})\n\n| training {GROUP_NOUN[d]} | MPNN | VIMPNN | SchNet | VIMPNN / SchNet |\n"
+      "|---|---|---|---|---|")
+for n, specs in sorted(sizes.items()):
+    means = [mean_mae(s) for s in specs]
     ratio = f"{means[1] / means[2]:.2f}" if None not in means[1:] else ""
-    print(f"| {n} | {' | '.join(cell(r) for r in runs)} | {ratio} |")
-print("\nTable 1 (AugQM9, first 100 training molecules)\n\n| row | test MAE (eV), DSC (Å) |\n|---|---|")
-for label, tag in (("No bond type (BT) information", "mpnn_nobt-T3"), ("MPNN (BT in edge features)", "mpnn-T3"),
-                   ("BT-specialised node updates (a.ii)", "vimpnn-a.ii-T3"),
-                   ("no BT + aux: atoms per type", "mpnn_nobt-atoms-T3"),
-                   ("no BT + aux: orbitals per type", "mpnn_nobt-orbitals-T3"),
-                   ("no BT + aux: scaling Gaussian", "mpnn_nobt-scaling-T3")):
-    print(f"| {label} | {cell(f'augqm9/{tag}-first100', True)} |")
+    print(f"| {n} | {' | '.join(cell(s) for s in specs)} | {ratio} |")
+
+print(f"\nTable 1 ({d}, first {exp.table1_train_groups} training {GROUP_NOUN[d]})\n\n"
+      "| row | test MAE (eV), DSC (Å) |\n|---|---|")
+for row in table_rows("table1", exp):
+    print(f"| {row.label} | {cell(row.spec, True)} |")
